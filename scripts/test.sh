@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets fsh up (scripts/setup.sh) and runs the whole test suite: the release build's tests, then
+# the C++ unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Tests that need the real Omniglot archives read FSH_DATA_DIR and skip, saying so, without it.
+# Usage: scripts/test.sh [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitize=1
+[ "${1:-}" = "--no-sanitize" ] && sanitize=0
+
+scripts/setup.sh build
+(cd build && ctest --output-on-failure -j 2 --timeout 1500)
+
+if [ $sanitize -eq 1 ]; then
+  echo "== sanitizer build (address, undefined): unit tests ==" >&2
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSH_SANITIZE=ON -DFSH_NATIVE=OFF >/dev/null
+  cmake --build build-asan -j "$(nproc)"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j 2 -L unit --timeout 1500)
+fi
