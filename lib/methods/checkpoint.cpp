@@ -1,0 +1,202 @@
+// fsh-model checkpoints (see checkpoint.hpp and man 5 fsh-model).
+#include "methods/checkpoint.hpp"
+
+#include "util/error.hpp"
+
+namespace fsh {
+
+void TrainConfig::validate() const {
+  auto need = [](bool ok, const std::string& msg) {
+    if (!ok) throw usage_error(msg);
+  };
+  need(n_way >= 2, "--way must be at least 2 (got " + std::to_string(n_way) + ")");
+  need(k_shot >= 1, "--shot must be at least 1 (got " + std::to_string(k_shot) + ")");
+  need(n_query >= 1, "--query must be at least 1 (got " + std::to_string(n_query) + ")");
+  need(episodes >= 1, "--num-episodes must be at least 1 (got " + std::to_string(episodes) + ")");
+  need(optimizer == "adam" || optimizer == "sgd",
+       "--optimizer must be adam or sgd (got '" + optimizer + "')");
+  need(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1)");
+  schedule.validate();
+  need(val_every >= 0, "--val-every must be >= 0 (0 = no validation)");
+  need(val_count >= 1, "--val-episodes must be at least 1");
+  need(val_way >= 2 && val_shot >= 1 && val_query >= 1,
+       "--val-way must be >= 2, --val-shot and --val-query >= 1");
+  need(checkpoint_every >= 0, "--checkpoint-every must be >= 0 (0 = only at the end)");
+}
+
+void write_model_config(io::Writer& w, const ModelConfig& m) {
+  const Conv4Config& c = m.backbone;
+  w.group("config");
+  w.attr("config", "method", m.method);
+  w.attr("config", "bn", to_string(m.bn));
+  w.attr("config", "backbone", std::string("conv4"));
+  w.attr("config", "in_channels", int64_t(c.in_channels));
+  w.attr("config", "height", int64_t(c.height));
+  w.attr("config", "width", int64_t(c.width));
+  w.attr("config", "hidden", int64_t(c.hidden));
+  w.attr("config", "depth", int64_t(c.depth));
+  w.attr("config", "bn_eps", c.bn_eps);
+}
+
+ModelConfig read_model_config(const io::Reader& r) {
+  const std::string& f = r.display();
+  if (!r.has("config")) throw format_error(f + ": missing group /config");
+  ModelConfig m;
+  m.method = r.attr_string("config", "method");
+  try {
+    m.bn = parse_bn_policy(r.attr_string("config", "bn"));
+  } catch (const usage_error& e) {
+    throw format_error(f + ": /config: " + e.what());
+  }
+  if (r.attr_string("config", "backbone") != "conv4")
+    throw format_error(f + ": backbone '" + r.attr_string("config", "backbone") +
+                       "' is not known to this build (expected conv4)");
+  Conv4Config& c = m.backbone;
+  c.in_channels = static_cast<int>(r.attr_int("config", "in_channels"));
+  c.height = static_cast<int>(r.attr_int("config", "height"));
+  c.width = static_cast<int>(r.attr_int("config", "width"));
+  c.hidden = static_cast<int>(r.attr_int("config", "hidden"));
+  c.depth = static_cast<int>(r.attr_int("config", "depth"));
+  c.bn_eps = r.attr_double("config", "bn_eps");
+  try {
+    c.validate();
+  } catch (const error& e) {
+    throw format_error(f + ": /config: " + e.what());
+  }
+  return m;
+}
+
+void write_checkpoint(const Checkpoint& c, const ParamLayout& layout, const std::string& path,
+                      const Provenance& prov) {
+  if (c.params.size() != layout.size())
+    throw shape_error("checkpoint has " + std::to_string(c.params.size()) +
+                      " parameters; the layout has " + std::to_string(layout.size()));
+  io::Writer w(path, "fsh-model", model_format_version, prov);
+  write_model_config(w, c.model);
+  const TrainConfig& t = c.train;
+  w.group("train");
+  w.attr("train", "data", t.data);
+  w.attr("train", "data_fingerprint", t.data_fingerprint);
+  w.attr("train", "part", to_string(t.part));
+  w.attr("train", "n_way", t.n_way);
+  w.attr("train", "k_shot", t.k_shot);
+  w.attr("train", "n_query", t.n_query);
+  w.attr("train", "episodes", t.episodes);
+  w.attr("train", "seed", t.seed);
+  w.attr("train", "optimizer", t.optimizer);
+  w.attr("train", "momentum", t.momentum);
+  w.attr("train", "lr", t.schedule.base_lr);
+  w.attr("train", "lr_step", t.schedule.step);
+  w.attr("train", "lr_gamma", t.schedule.gamma);
+  w.attr("train", "val_part", to_string(t.val_part));
+  w.attr("train", "val_every", t.val_every);
+  w.attr("train", "val_count", t.val_count);
+  w.attr("train", "val_way", t.val_way);
+  w.attr("train", "val_shot", t.val_shot);
+  w.attr("train", "val_query", t.val_query);
+  w.attr("train", "val_seed", t.val_seed);
+  w.attr("train", "checkpoint_every", t.checkpoint_every);
+  for (const ParamView& v : layout.views()) {
+    io::Shape shape(v.shape.begin(), v.shape.end());
+    w.put("params/" + v.name,
+          std::vector<float>(c.params.begin() + v.offset, c.params.begin() + v.offset + v.size),
+          shape);
+  }
+  w.group("optimizer");
+  w.attr("optimizer", "kind", c.optimizer.kind);
+  w.attr("optimizer", "step", c.optimizer.step);
+  w.attr("optimizer", "slots", int64_t(c.optimizer.slots.size()));
+  for (std::size_t i = 0; i < c.optimizer.slots.size(); ++i)
+    w.put("optimizer/slot" + std::to_string(i), c.optimizer.slots[i],
+          {int64_t(c.optimizer.slots[i].size())});
+  w.group("state");
+  w.attr("state", "episode", c.episode);
+  w.attr("state", "rng_seed", t.seed);
+  w.attr("state", "rng_next_stream", c.episode);
+  w.attr("state", "best_val_accuracy", c.best_val);
+  w.attr("state", "best_val_ci95", c.best_val_ci95);
+  w.attr("state", "best_episode", c.best_episode);
+  w.attr("state", "elapsed_seconds", c.elapsed_seconds);
+  w.commit();
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  io::Reader r(path);
+  return read_checkpoint(r);
+}
+
+Checkpoint read_checkpoint(const io::Reader& r) {
+  r.expect({"fsh-model"}, model_format_version);
+  const std::string& f = r.display();
+  Checkpoint c;
+  c.model = read_model_config(r);
+  for (const char* g : {"train", "optimizer", "state", "params"})
+    if (!r.has(g)) throw format_error(f + ": missing group /" + std::string(g));
+  TrainConfig& t = c.train;
+  try {
+    t.data = r.attr_string("train", "data");
+    t.data_fingerprint = r.attr_string("train", "data_fingerprint");
+    t.part = parse_part_choice(r.attr_string("train", "part"));
+    t.val_part = parse_part_choice(r.attr_string("train", "val_part"));
+  } catch (const usage_error& e) {
+    throw format_error(f + ": /train: " + e.what());
+  }
+  t.n_way = r.attr_int("train", "n_way");
+  t.k_shot = r.attr_int("train", "k_shot");
+  t.n_query = r.attr_int("train", "n_query");
+  t.episodes = r.attr_int("train", "episodes");
+  t.seed = r.attr_uint("train", "seed");
+  t.optimizer = r.attr_string("train", "optimizer");
+  t.momentum = r.attr_double("train", "momentum");
+  t.schedule.base_lr = r.attr_double("train", "lr");
+  t.schedule.step = r.attr_int("train", "lr_step");
+  t.schedule.gamma = r.attr_double("train", "lr_gamma");
+  t.val_every = r.attr_int("train", "val_every");
+  t.val_count = r.attr_int("train", "val_count");
+  t.val_way = r.attr_int("train", "val_way");
+  t.val_shot = r.attr_int("train", "val_shot");
+  t.val_query = r.attr_int("train", "val_query");
+  t.val_seed = r.attr_uint("train", "val_seed");
+  t.checkpoint_every = r.attr_int("train", "checkpoint_every");
+  try {
+    t.validate();
+  } catch (const usage_error& e) {
+    throw format_error(f + ": /train: " + e.what());
+  }
+  auto method = make_method(c.model);
+  const ParamLayout& layout = method->params().layout();
+  c.params.assign(layout.size(), 0.0f);
+  for (const ParamView& v : layout.views()) {
+    io::Shape shape(v.shape.begin(), v.shape.end());
+    auto data = r.get_f32("params/" + v.name, shape);
+    std::copy(data.begin(), data.end(), c.params.begin() + v.offset);
+  }
+  c.optimizer.kind = r.attr_string("optimizer", "kind");
+  c.optimizer.step = r.attr_int("optimizer", "step");
+  const int64_t slots = r.attr_int("optimizer", "slots");
+  if (slots < 0 || slots > 4) throw format_error(f + ": /optimizer: bad slot count");
+  for (int64_t i = 0; i < slots; ++i)
+    c.optimizer.slots.push_back(
+        r.get_f32("optimizer/slot" + std::to_string(i), {int64_t(layout.size())}));
+  c.episode = r.attr_int("state", "episode");
+  c.best_val = r.attr_double("state", "best_val_accuracy");
+  c.best_val_ci95 = r.attr_double("state", "best_val_ci95");
+  c.best_episode = r.attr_int("state", "best_episode");
+  c.elapsed_seconds = r.attr_double("state", "elapsed_seconds");
+  if (c.episode < 0 || c.episode > t.episodes)
+    throw format_error(f + ": /state: episode " + std::to_string(c.episode) +
+                       " outside [0, " + std::to_string(t.episodes) + "]");
+  return c;
+}
+
+std::unique_ptr<Method> load_method(const Checkpoint& c, const std::string& where) {
+  auto m = make_method(c.model);
+  if (m->params().size() != c.params.size())
+    throw format_error(where + ": " + std::to_string(c.params.size()) +
+                       " parameters, but a " + c.model.method + " model of this shape has " +
+                       std::to_string(m->params().size()));
+  std::copy(c.params.begin(), c.params.end(), m->params().values());
+  return m;
+}
+
+}  // namespace fsh

@@ -1,0 +1,205 @@
+// The meta-training loop (see trainer.hpp).
+#include "methods/trainer.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "eval/stats.hpp"
+#include "util/error.hpp"
+#include "util/progress.hpp"
+#include "util/signals.hpp"
+
+namespace fsh {
+
+std::vector<double> evaluate_accuracy(Method& m, const Episodes& e, const Dataset* d) {
+  std::vector<double> acc;
+  acc.reserve(static_cast<std::size_t>(e.count()));
+  for (int64_t i = 0; i < e.count(); ++i) {
+    const EpisodeTensors t = to_tensors(episode_images(e, i, d));
+    const AdaptedClassifier a = m.adapt(t);
+    const auto pred = classify(m.config(), a, t);
+    int correct = 0;
+    for (std::size_t q = 0; q < pred.size(); ++q) correct += pred[q] == t.query_labels[q];
+    acc.push_back(pred.empty() ? 0.0 : double(correct) / pred.size());
+  }
+  return acc;
+}
+
+namespace {
+
+class Log {
+ public:
+  explicit Log(const std::string& path) {
+    if (path.empty()) return;
+    csv_ = path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
+    const bool exists = std::ifstream(path).good();
+    out_.open(path, std::ios::app);
+    if (!out_) throw io_error(path + ": cannot open the log for writing");
+    if (csv_ && !exists) out_ << "kind,episode,loss,accuracy,ci95,lr,episodes_per_s,elapsed_s\n";
+  }
+  void record(const char* kind, int64_t episode, double loss, double acc, double ci95, double lr,
+              double rate, double elapsed) {
+    if (!out_.is_open()) return;
+    char buf[512];
+    if (csv_)
+      std::snprintf(buf, sizeof buf, "%s,%lld,%.6g,%.6g,%.6g,%.6g,%.4g,%.2f\n", kind,
+                    static_cast<long long>(episode), loss, acc, ci95, lr, rate, elapsed);
+    else
+      std::snprintf(buf, sizeof buf,
+                    "{\"kind\":\"%s\",\"episode\":%lld,\"loss\":%.6g,\"accuracy\":%.6g,"
+                    "\"ci95\":%.6g,\"lr\":%.6g,\"episodes_per_s\":%.4g,\"elapsed_s\":%.2f}\n",
+                    kind, static_cast<long long>(episode), loss, acc, ci95, lr, rate, elapsed);
+    out_ << buf;
+    out_.flush();
+  }
+
+ private:
+  std::ofstream out_;
+  bool csv_ = false;
+};
+
+std::string pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f%%", 100 * v);
+  return b;
+}
+
+}  // namespace
+
+TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episodes,
+                   const TrainRun& run) {
+  TrainConfig& t = ck.train;
+  t.validate();
+  auto say = [&](const std::string& s) {
+    if (run.message) run.message(s);
+  };
+  auto method = load_method(ck, run.output);
+  auto optimizer = t.optimizer == "adam"
+                       ? std::unique_ptr<Optimizer>(new Adam(method->params().size()))
+                       : std::unique_ptr<Optimizer>(
+                             new Sgd(method->params().size(), SgdConfig{t.momentum, 0.0}));
+  if (!ck.optimizer.kind.empty()) optimizer->set_state(ck.optimizer);
+
+  // Validation episodes: drawn once, the same at every validation and across resumes.
+  Episodes val;
+  bool validate = t.val_every > 0 && data != nullptr;
+  if (validate) {
+    bool has_part = false;
+    for (Part p : data->class_part)
+      has_part |= (t.val_part == PartChoice::val && p == Part::val) ||
+                  (t.val_part == PartChoice::test && p == Part::test) ||
+                  (t.val_part == PartChoice::train && p == Part::train);
+    if (!has_part) {
+      validate = false;
+      say("no validation: the data has no '" + to_string(t.val_part) + "' classes");
+    } else {
+      SampleOptions vo;
+      vo.n_way = t.val_way;
+      vo.k_shot = t.val_shot;
+      vo.n_query = t.val_query;
+      vo.count = t.val_count;
+      vo.seed = t.val_seed;
+      vo.part = t.val_part;
+      val = sample_episodes(*data, vo, t.data);
+    }
+  }
+
+  Log log(run.log);
+  install_interrupt_handlers();
+  Progress progress(t.episodes, "episode", run.progress);
+  const auto start = std::chrono::steady_clock::now();
+  const double elapsed_before = ck.elapsed_seconds;
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+
+  TrainOutcome out;
+  const int64_t first_episode = ck.episode;
+  double win_loss = 0, win_acc = 0;
+  int64_t win_n = 0;
+
+  auto save = [&](const std::string& path) {
+    ck.params.assign(method->params().values(),
+                     method->params().values() + method->params().size());
+    ck.optimizer = optimizer->state();
+    ck.elapsed_seconds = elapsed_before + seconds();
+    write_checkpoint(ck, method->params().layout(), path, run.provenance);
+  };
+
+  SampleOptions so;
+  so.n_way = t.n_way;
+  so.k_shot = t.k_shot;
+  so.n_query = t.n_query;
+  so.count = 1;
+  so.seed = t.seed;
+  so.part = t.part;
+
+  while (ck.episode < t.episodes) {
+    if (interrupt_signal()) {
+      out.status = TrainStatus::interrupted;
+      out.signal = interrupt_signal();
+      break;
+    }
+    if (run.max_seconds > 0 && seconds() >= run.max_seconds) {
+      out.status = TrainStatus::time_limit;
+      break;
+    }
+    const int64_t e = ck.episode;
+    EpisodeImages images;
+    if (episodes) {
+      images = episodes->images(e % episodes->count());
+    } else {
+      so.first = e;
+      const Episodes one = sample_episodes(*data, so, t.data);
+      images = episode_images(one, 0, data);
+    }
+    const EpisodeTensors tensors = to_tensors(images);
+    const EpisodeResult r = method->loss_and_grad(tensors);
+    const double lr = t.schedule.lr(e);
+    optimizer->step(method->params().values(), method->params().grads(), lr);
+    ++ck.episode;
+    win_loss += r.loss;
+    win_acc += r.total ? double(r.correct) / r.total : 0.0;
+    ++win_n;
+
+    const int64_t done = ck.episode;
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "loss %.4f acc %s", win_loss / win_n,
+                  pct(win_acc / win_n).c_str());
+    progress.update(done, extra);
+    if (done % run.log_every == 0 || done == t.episodes) {
+      log.record("train", done, win_loss / win_n, win_acc / win_n, 0, lr,
+                 progress.rate(done), elapsed_before + seconds());
+      win_loss = win_acc = 0;
+      win_n = 0;
+    }
+    if (validate && (done % t.val_every == 0 || done == t.episodes)) {
+      const MeanCI v = mean_ci95(evaluate_accuracy(*method, val, data));
+      log.record("val", done, 0, v.mean, v.ci95, lr, progress.rate(done),
+                 elapsed_before + seconds());
+      progress.clear();
+      const bool better = v.mean > ck.best_val;
+      say("episode " + std::to_string(done) + ": validation " + pct(v.mean) + " ± " +
+          pct(v.ci95) + (better ? " (best so far)" : ""));
+      if (better) {
+        ck.best_val = v.mean;
+        ck.best_val_ci95 = v.ci95;
+        ck.best_episode = done;
+        if (!run.best_output.empty()) save(run.best_output);
+      }
+    }
+    if (t.checkpoint_every > 0 && done % t.checkpoint_every == 0 && done < t.episodes)
+      save(run.output);
+  }
+  progress.clear();
+  save(run.output);
+  out.episodes_done = ck.episode;
+  out.episodes_this_run = ck.episode - first_episode;
+  out.seconds_this_run = seconds();
+  return out;
+}
+
+}  // namespace fsh

@@ -1,0 +1,208 @@
+// fsh-train: meta-trains a few-shot method and writes an fsh-model checkpoint. All logic is in
+// lib/methods (trainer.hpp); this file maps flags to a TrainConfig and reports the outcome.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common/cli.hpp"
+#include "data/fingerprint.hpp"
+#include "io/dataset_io.hpp"
+#include "io/episodes_io.hpp"
+#include "methods/trainer.hpp"
+#include "util/error.hpp"
+#include "util/progress.hpp"
+#include "util/version.hpp"
+
+using namespace fsh;
+
+namespace {
+
+// "model.h5" -> "model.best.h5"
+std::string best_path(const std::string& out) {
+  const auto dot = out.rfind(".h5");
+  if (dot != std::string::npos && dot + 3 == out.size()) return out.substr(0, dot) + ".best.h5";
+  return out + ".best";
+}
+
+int run(int argc, char** argv) {
+  const std::string tool = "fsh-train";
+  CLI::App app("Meta-train a few-shot method (protonet) on episodes drawn from a split dataset "
+               "or taken from an episodes file; writes an fsh-model checkpoint.",
+               tool);
+  app.set_version_flag("--version", cli::version_text(tool));
+  cli::CommonOptions common;
+  TrainConfig t;
+  ModelConfig m;
+  TrainRun r;
+  std::string data, dataset_for_episodes, resume, part = "train", val_part = "val", bn = "support";
+  std::string best;
+  bool no_best = false;
+  app.add_option("--method", m.method, "method: protonet")->capture_default_str();
+  app.add_option("--data", data,
+                 "training data: an fsh-split/fsh-dataset file (episodes are sampled from it) "
+                 "or an fsh-episodes file (its episodes are used in turn)");
+  app.add_option("--dataset", dataset_for_episodes,
+                 "the dataset an fsh-episodes --data file indexes (default: embedded images or "
+                 "the path recorded in it)");
+  app.add_option("--part", part, "split part to train on: train, val, test or all")
+      ->capture_default_str();
+  app.add_option("-N,--way", t.n_way, "classes per training episode")->capture_default_str();
+  app.add_option("-K,--shot", t.k_shot, "support images per class")->capture_default_str();
+  app.add_option("-Q,--query", t.n_query, "query images per class")->capture_default_str();
+  app.add_option("-n,--num-episodes", t.episodes, "total training episodes")
+      ->capture_default_str();
+  app.add_option("--optimizer", t.optimizer, "adam or sgd")->capture_default_str();
+  app.add_option("--lr", t.schedule.base_lr, "initial learning rate")->capture_default_str();
+  app.add_option("--lr-step", t.schedule.step,
+                 "multiply the learning rate by --lr-gamma every this many episodes (0 = never)")
+      ->capture_default_str();
+  app.add_option("--lr-gamma", t.schedule.gamma, "learning-rate decay factor")
+      ->capture_default_str();
+  app.add_option("--momentum", t.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--hidden", m.backbone.hidden, "filters per Conv-4 layer")->capture_default_str();
+  app.add_option("--bn", bn,
+                 "normalisation statistics: support (support set only; each query on its own) "
+                 "or transductive (support and queries together, as MAML did)")
+      ->capture_default_str();
+  app.add_option("--val-part", val_part, "split part for validation (none to disable)")
+      ->capture_default_str();
+  app.add_option("--val-every", t.val_every, "validate every this many episodes (0 = never)")
+      ->capture_default_str();
+  app.add_option("--val-episodes", t.val_count, "validation episodes")->capture_default_str();
+  app.add_option("--val-way", t.val_way, "classes per validation episode")->capture_default_str();
+  app.add_option("--val-shot", t.val_shot, "support images per class in validation (default: --shot)");
+  app.add_option("--val-query", t.val_query, "query images per class in validation")
+      ->capture_default_str();
+  app.add_option("--checkpoint-every", t.checkpoint_every,
+                 "write the checkpoint every this many episodes (0 = only at the end)")
+      ->capture_default_str();
+  app.add_option("-o,--output", r.output, "checkpoint to write (fsh-model)")->required();
+  app.add_option("--best", best, "where to keep the best-validation model (default: OUTPUT with "
+                                 ".best.h5)");
+  app.add_flag("--no-best", no_best, "do not keep a separate best-validation model");
+  app.add_option("--resume", resume,
+                 "continue training from this checkpoint (its configuration is used; "
+                 "-n may raise the episode total)");
+  app.add_option("--max-time", r.max_seconds,
+                 "stop after this many seconds of training, writing the checkpoint (0 = none)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log", r.log, "append training figures to this file (.csv: CSV, else JSON lines)");
+  app.add_option("--log-every", r.log_every, "episodes per log record")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cli::add_seed(app, common, "seed of the training and validation episodes and of the "
+                             "initialisation");
+  cli::add_threads(app, common);
+  cli::add_verbosity(app, common);
+  cli::add_provenance(app, common);
+  cli::parse(app, argc, argv);
+
+  set_threads(common.threads);
+  auto say = [&](const std::string& s) { cli::message(tool, common.verbosity, 1, s); };
+  r.message = say;
+  r.progress = common.verbosity >= 1;
+  r.best_output = no_best ? "" : (best.empty() ? best_path(r.output) : best);
+
+  Checkpoint ck;
+  if (!resume.empty()) {
+    ck = read_checkpoint(resume);
+    if (app.count("--num-episodes")) {
+      if (t.episodes < ck.episode)
+        throw usage_error("--num-episodes " + std::to_string(t.episodes) + " is below the " +
+                          std::to_string(ck.episode) + " episodes " + resume + " has done");
+      ck.train.episodes = t.episodes;
+    }
+    if (data.empty()) data = ck.train.data;
+    say("resuming " + resume + " at episode " + std::to_string(ck.episode) + " of " +
+        std::to_string(ck.train.episodes));
+  } else {
+    if (data.empty()) throw usage_error("--data is required (or --resume a checkpoint)");
+    if (!app.count("--val-shot")) t.val_shot = t.k_shot;
+    t.seed = common.seed;
+    t.val_seed = common.seed + 1000003;
+    t.part = parse_part_choice(part);
+    if (val_part == "none") {
+      t.val_every = 0;
+    } else {
+      t.val_part = parse_part_choice(val_part);
+    }
+    m.bn = parse_bn_policy(bn);
+    t.data = data;
+    ck.model = m;
+    ck.train = t;
+  }
+
+  // The data: a dataset/split to sample from, or an episodes file.
+  std::optional<Dataset> dataset;
+  std::optional<EpisodeSet> episodes;
+  {
+    io::Reader probe(data);
+    if (probe.format() == "fsh-episodes") {
+      episodes = open_episodes(data, dataset_for_episodes);
+      ck.train.data_fingerprint = episodes->episodes.dataset_fingerprint;
+    } else {
+      dataset = read_dataset(data);
+      const std::string fp = dataset_fingerprint(*dataset);
+      if (!resume.empty() && !ck.train.data_fingerprint.empty() && fp != ck.train.data_fingerprint)
+        throw usage_error(data + ": this is not the dataset " + resume + " was trained on "
+                          "(fingerprint " + fp + ", expected " + ck.train.data_fingerprint + ")");
+      ck.train.data_fingerprint = fp;
+    }
+  }
+  const EpisodeImages first =
+      episodes ? episodes->images(0)
+               : EpisodeImages{0, 0, 0, dataset->height, dataset->width, dataset->channels};
+  if (resume.empty()) {
+    ck.model.backbone.in_channels = static_cast<int>(first.channels);
+    ck.model.backbone.height = static_cast<int>(first.height);
+    ck.model.backbone.width = static_cast<int>(first.width);
+    if (episodes) {
+      ck.train.n_way = episodes->episodes.n_way;
+      ck.train.k_shot = episodes->episodes.k_shot;
+      ck.train.n_query = episodes->episodes.n_query;
+    }
+    auto method = make_method(ck.model);
+    Rng rng = Rng::stream(common.seed, 0xC0FFEE);
+    method->init(rng);
+    ck.params.assign(method->params().values(),
+                     method->params().values() + method->params().size());
+  }
+
+  r.provenance = {tool, FSH_VERSION, common.provenance ? cli::command_line(argc, argv) : "",
+                  ck.train.seed, {data}};
+  say(ck.model.method + ": " + std::to_string(ck.train.n_way) + "-way " +
+      std::to_string(ck.train.k_shot) + "-shot " + std::to_string(ck.train.n_query) +
+      "-query, " + std::to_string(ck.train.episodes) + " episodes, batch norm: " +
+      to_string(ck.model.bn) + " statistics");
+  const TrainOutcome o = train(ck, dataset ? &*dataset : nullptr, episodes ? &*episodes : nullptr, r);
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.2f episodes/s",
+                o.seconds_this_run > 0 ? o.episodes_this_run / o.seconds_this_run : 0.0);
+  std::string summary = std::to_string(o.episodes_this_run) + " episodes in " +
+                        format_duration(o.seconds_this_run) + " (" + rate + "); checkpoint " +
+                        r.output + " at episode " + std::to_string(o.episodes_done);
+  if (ck.best_episode >= 0) {
+    char b[96];
+    std::snprintf(b, sizeof b, "; best validation %.2f%% ± %.2f%% at episode %lld",
+                  100 * ck.best_val, 100 * ck.best_val_ci95, static_cast<long long>(ck.best_episode));
+    summary += b;
+  }
+  switch (o.status) {
+    case TrainStatus::finished:
+      say("done: " + summary);
+      return 0;
+    case TrainStatus::time_limit:
+      say("time limit reached: " + summary + "; continue with --resume " + r.output);
+      return 0;
+    case TrainStatus::interrupted:
+      say("interrupted by signal " + std::to_string(o.signal) + ": " + summary +
+          "; continue with --resume " + r.output);
+      return 128 + o.signal;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return cli::run_main("fsh-train", argc, argv, run); }
