@@ -10,7 +10,7 @@
 
 #include "data/dataset.hpp"
 #include "data/episodes.hpp"
-#include "io/hdf5.hpp"
+#include "io/episodes_io.hpp"
 #include "methods/checkpoint.hpp"
 
 namespace fsh {
