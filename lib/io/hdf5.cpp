@@ -17,8 +17,16 @@
 #include <limits>
 
 #include "util/error.hpp"
+#include "util/version.hpp"
 
-namespace fsh::io {
+namespace fsh {
+
+Provenance make_provenance(const std::string& tool, const std::string& command_line,
+                           uint64_t seed, const std::vector<std::string>& inputs) {
+  return {tool, FSH_VERSION, command_line, seed, inputs};
+}
+
+namespace io {
 namespace {
 
 // HDF5's signature; a file may start with it at 0, 512, 1024, 2048, ... (after a user block).
@@ -784,4 +792,5 @@ std::vector<Reader::Entry> Reader::list() const {
   return walk.out;
 }
 
-}  // namespace fsh::io
+}  // namespace io
+}  // namespace fsh

@@ -34,6 +34,11 @@ struct Provenance {
   std::vector<std::string> inputs;  // input paths (and their fingerprints where known)
 };
 
+// A Provenance for `tool` (e.g. "fsh-episodes sample") with this build's version.
+// command_line: the full command line, or "" under --no-provenance.
+Provenance make_provenance(const std::string& tool, const std::string& command_line,
+                           uint64_t seed, const std::vector<std::string>& inputs);
+
 namespace io {
 
 using Shape = std::vector<int64_t>;
