@@ -2,46 +2,33 @@
 // episodes: per-episode accuracy, mean ± 95% CI (1.96·sd/√n), as a table or --json; per-query
 // predictions as TSV on request. With --adapted it classifies with nothing but that file.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "common/cli.hpp"
 #include "eval/stats.hpp"
 #include "methods/checkpoint.hpp"
 #include "methods/evaluate.hpp"
 #include "util/error.hpp"
+#include "util/file.hpp"
 #include "util/progress.hpp"
 
 using namespace fsh;
 
 namespace {
 
+// Per-query predictions as TSV: to stdout for "-", else atomically (util/file.hpp).
 void write_predictions(const std::string& path, const Evaluation& ev) {
-  auto emit = [&](std::ostream& out) {
-    out << "episode\tquery\timage\tlabel\tpredicted\tcorrect\n";
-    for (const auto& p : ev.predictions)
-      out << p.episode << '\t' << p.query << '\t' << p.image << '\t' << p.label << '\t'
-          << p.predicted << '\t' << (p.label == p.predicted ? 1 : 0) << '\n';
-  };
-  if (path == "-") {
-    emit(std::cout);
-    return;
-  }
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp);
-    if (!out) throw io_error(path + ": cannot write predictions");
-    emit(out);
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw io_error(path + ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw io_error(path + ": cannot rename the temporary file into place");
-  }
+  std::ostringstream out;
+  out << "episode\tquery\timage\tlabel\tpredicted\tcorrect\n";
+  for (const auto& p : ev.predictions)
+    out << p.episode << '\t' << p.query << '\t' << p.image << '\t' << p.label << '\t'
+        << p.predicted << '\t' << (p.label == p.predicted ? 1 : 0) << '\n';
+  const std::string text = out.str();
+  if (path == "-")
+    std::cout << text;
+  else
+    write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
 
 int run(int argc, char** argv) {

@@ -150,13 +150,13 @@ int run(int argc, char** argv) {
       ck.train.data_fingerprint = fp;
     }
   }
-  const EpisodeImages first =
-      episodes ? episodes->images(0)
-               : EpisodeImages{0, 0, 0, dataset->height, dataset->width, dataset->channels};
   if (resume.empty()) {
-    ck.model.backbone.in_channels = static_cast<int>(first.channels);
-    ck.model.backbone.height = static_cast<int>(first.height);
-    ck.model.backbone.width = static_cast<int>(first.width);
+    // The backbone takes the data's image shape.
+    const EpisodeImages first = episodes ? episodes->images(0) : EpisodeImages{};
+    const bool from_data = !episodes;
+    ck.model.backbone.in_channels = static_cast<int>(from_data ? dataset->channels : first.channels);
+    ck.model.backbone.height = static_cast<int>(from_data ? dataset->height : first.height);
+    ck.model.backbone.width = static_cast<int>(from_data ? dataset->width : first.width);
     if (episodes) {
       ck.train.n_way = episodes->episodes.n_way;
       ck.train.k_shot = episodes->episodes.k_shot;
