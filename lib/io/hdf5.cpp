@@ -187,14 +187,15 @@ struct Writer::Impl {
     const bool nonempty = !dims.empty() && std::all_of(dims.begin(), dims.end(),
                                                        [](hsize_t d) { return d > 0; });
     if (compress && nonempty) {
-      // Chunks of whole rows along the first axis, about 1 MiB each; deflate level 4 is a
-      // good trade (fast to write, most of level 9's ratio on images).
+      // Chunks of whole rows along the first axis, about 1 MiB each. Deflate level 1: on the
+      // rotated Omniglot split (100 MB of images) it writes in 0.95 s vs 1.33 s at level 4,
+      // for a file 10% larger (18.8 vs 17.1 MB; measured with h5py, same chunks).
       std::vector<hsize_t> chunk = dims;
       hsize_t row = sizeof(T);
       for (std::size_t i = 1; i < dims.size(); ++i) row *= dims[i];
       chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], (hsize_t(1) << 20) / row));
       H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
-      H5Pset_deflate(dcpl.get(), 4);
+      H5Pset_deflate(dcpl.get(), 1);
     }
     Handle ds(H5Dcreate2(file.get(), name.c_str(), TypeOf<T>::file(), space.get(), H5P_DEFAULT,
                          dcpl.get(), H5P_DEFAULT),
