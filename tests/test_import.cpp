@@ -155,6 +155,24 @@ TEST_CASE("class folders: bad trees give errors naming the file or folder") {
   CHECK_THROWS_AS(fsh::import_folder(t.file("bad"), o), fsh::usage_error);
 }
 
+TEST_CASE("with several bad files, the first in sorted order is reported, for any thread count") {
+  TempDir t;
+  for (const char* c : {"a", "b", "c", "d"}) {
+    fs::create_directories(t.file(std::string("r/") + c));
+    for (int i = 0; i < 6; ++i)
+      write_file(t.file(std::string("r/") + c + "/" + std::to_string(i) + ".png"),
+                 fsh::test::write_png8(8, 8, 1, halves(5, 6)));
+  }
+  write_file(t.file("r/b/3.png"), {'b', 'a', 'd'});
+  write_file(t.file("r/d/0.png"), {'b', 'a', 'd'});
+  fsh::ImportOptions o;
+  for (int threads : {1, 2, 4}) {
+    o.threads = threads;
+    for (int rep = 0; rep < 5; ++rep)
+      CHECK(contains(message_of([&] { fsh::import_folder(t.file("r"), o); }), "r/b/3.png"));
+  }
+}
+
 TEST_CASE("results do not depend on the thread count") {
   TempDir t;
   for (int c = 0; c < 5; ++c) {

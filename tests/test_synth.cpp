@@ -117,6 +117,10 @@ TEST_CASE("synth: options outside their ranges are refused") {
   o = {};
   o.classes_per_group = 401;
   CHECK_THROWS_AS(fsh::synthesize(o), fsh::usage_error);
+  o = {};
+  o.classes = 7;  // default group size shrinks to the class count: one alphabet
+  o.instances = 1;
+  CHECK(fsh::synthesize(o).group_names == std::vector<std::string>{"alphabet00"});
 }
 
 TEST_CASE("synth: learnable but not trivial (1-NN on raw pixels, 5-way 1-shot)") {

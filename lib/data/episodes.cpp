@@ -39,7 +39,8 @@ Part as_part(PartChoice p) {
 
 }  // namespace
 
-Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where) {
+Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where,
+                         const std::string& fingerprint) {
   if (o.n_way < 1) throw usage_error("N (ways) must be >= 1, got " + std::to_string(o.n_way));
   if (o.k_shot < 1) throw usage_error("K (shots) must be >= 1, got " + std::to_string(o.k_shot));
   if (o.n_query < 0)
@@ -80,7 +81,7 @@ Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::st
   e.first = o.first;
   e.seed = o.seed;
   e.part = o.part;
-  e.dataset_fingerprint = dataset_fingerprint(d);
+  e.dataset_fingerprint = fingerprint.empty() ? dataset_fingerprint(d) : fingerprint;
   e.dataset_size = d.size();
   e.class_names = d.class_names;
   e.dataset_path = where;
@@ -109,7 +110,10 @@ Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::st
 }
 
 void embed_images(Episodes& e, const Dataset& d) {
-  check_source(e, d, "dataset");
+  if (d.size() != e.dataset_size)
+    throw usage_error("cannot embed: the dataset has " + std::to_string(d.size()) +
+                      " images; the episodes were drawn from one with " +
+                      std::to_string(e.dataset_size));
   std::vector<int32_t> used(e.support);
   used.insert(used.end(), e.query.begin(), e.query.end());
   std::sort(used.begin(), used.end());

@@ -64,10 +64,14 @@ struct Episodes {
 
 // Draws o.count episodes (numbers o.first ... o.first+o.count-1) from the classes of o.part.
 // Throws usage_error when the part is empty or not split, when N exceeds its classes, or when
-// K+Q exceeds a class's instances (naming the class). `where` names the dataset in messages.
-Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where);
+// K+Q exceeds a class's instances (naming the class). `where` names the dataset in messages
+// (and is recorded as its path). `fingerprint`: d's fingerprint when the caller has it ("" =
+// compute it; a pass over the images).
+Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where,
+                         const std::string& fingerprint = "");
 
-// Copies the images the episodes use into e (so the file stands alone).
+// Copies the images the episodes use into e (so the file stands alone). d must be the dataset
+// e was drawn from; only its size is checked here (check_source checks the fingerprint).
 void embed_images(Episodes& e, const Dataset& d);
 
 // Throws format_error unless d is the dataset e was drawn from (same fingerprint and size).

@@ -195,21 +195,23 @@ Dataset synthesize(const SynthOptions& opt) {
         "synth: instances must be in [1, 10000], got " + std::to_string(opt.instances));
   check(opt.size >= 8 && opt.size <= 1024,
         "synth: size must be in [8, 1024], got " + std::to_string(opt.size));
-  check(opt.classes_per_group >= 1 && opt.classes_per_group <= opt.classes,
+  check(opt.classes_per_group >= 0 && opt.classes_per_group <= opt.classes,
         "synth: classes per group must be in [1, classes = " + std::to_string(opt.classes) +
-            "], got " + std::to_string(opt.classes_per_group));
+            "] (or 0 = min(20, classes)), got " + std::to_string(opt.classes_per_group));
   check(opt.threads >= 0, "synth: threads must be >= 0, got " + std::to_string(opt.threads));
 
-  const int64_t S = opt.size, n_groups = (opt.classes + opt.classes_per_group - 1) / opt.classes_per_group;
+  const int64_t per_group =
+      opt.classes_per_group > 0 ? opt.classes_per_group : std::min<int64_t>(20, opt.classes);
+  const int64_t S = opt.size, n_groups = (opt.classes + per_group - 1) / per_group;
   Dataset d;
   d.height = d.width = S;
   d.channels = 1;
   for (int64_t g = 0; g < n_groups; ++g) d.group_names.push_back(padded("alphabet", g, n_groups));
   for (int64_t c = 0; c < opt.classes; ++c) {
-    const int64_t g = c / opt.classes_per_group;
+    const int64_t g = c / per_group;
     d.class_group.push_back(static_cast<int32_t>(g));
     d.class_names.push_back(d.group_names[g] + "/" +
-                            padded("glyph", c % opt.classes_per_group, opt.classes_per_group));
+                            padded("glyph", c % per_group, per_group));
   }
   for (int64_t c = 0; c < opt.classes; ++c)
     for (int64_t i = 0; i < opt.instances; ++i) d.labels.push_back(static_cast<int32_t>(c));
@@ -224,7 +226,7 @@ Dataset synthesize(const SynthOptions& opt) {
   auto work = [&] {
     for (int64_t c; (c = next.fetch_add(1)) < opt.classes;) {
       Rng rc = Rng::stream(opt.seed, uint64_t(c));
-      const Glyph glyph = make_glyph(styles[static_cast<std::size_t>(c / opt.classes_per_group)], rc);
+      const Glyph glyph = make_glyph(styles[static_cast<std::size_t>(c / per_group)], rc);
       for (int64_t i = 0; i < opt.instances; ++i) {
         Rng ri = Rng::stream(opt.seed, uint64_t(c), uint64_t(i) + 1);
         draw_instance(glyph, ri, S, d.image(c * opt.instances + i));

@@ -20,7 +20,8 @@ struct SynthOptions {
   int64_t classes = 400;           // [1, 100000]
   int64_t instances = 20;          // drawings per class, [1, 10000]
   int64_t size = 28;               // image side in pixels, [8, 1024]
-  int64_t classes_per_group = 20;  // glyphs per alphabet, [1, classes]; the last may be smaller
+  int64_t classes_per_group = 0;   // glyphs per alphabet, [1, classes], the last may be smaller;
+                                   // 0 = min(20, classes)
   uint64_t seed = 1;
   int threads = 0;  // 0 = all cores
 };

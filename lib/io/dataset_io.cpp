@@ -57,7 +57,7 @@ void write_dataset(const Dataset& d, const std::string& path, const Provenance& 
   w.commit();
 }
 
-Dataset read_dataset(const io::Reader& r) {
+Dataset read_dataset(const io::Reader& r, std::string* fingerprint) {
   Dataset d;
   io::Shape s;
   d.images = r.get_u8("images", {io::any, io::any, io::any, io::any}, &s);
@@ -82,21 +82,24 @@ Dataset read_dataset(const io::Reader& r) {
     }
   }
   validate_dataset(d, r.display());
-  if (r.has_attr("/", "fingerprint")) {
-    const std::string stored = r.attr_string("/", "fingerprint");
+  const bool stored = r.has_attr("/", "fingerprint");
+  if (stored || fingerprint) {
     const std::string actual = dataset_fingerprint(d);
-    if (stored != actual)
-      throw format_error(r.display() + ": fingerprint attribute is " + stored +
-                         " but the images and labels hash to " + actual +
-                         " (file changed after writing?)");
+    if (stored && r.attr_string("/", "fingerprint") != actual)
+      throw format_error(r.display() + ": fingerprint attribute is " +
+                         r.attr_string("/", "fingerprint") + " but the images and labels hash to " +
+                         actual + " (file changed after writing?)");
+    if (fingerprint) *fingerprint = actual;
   }
   return d;
 }
 
-Dataset read_dataset(const std::string& path) {
+Dataset read_dataset(const std::string& path, std::string* fingerprint) {
   io::Reader r(path);
   r.expect({"fsh-dataset", "fsh-split"}, dataset_format_version);
-  return read_dataset(r);
+  return read_dataset(r, fingerprint);
 }
+
+Dataset read_dataset(const std::string& path) { return read_dataset(path, nullptr); }
 
 }  // namespace fsh

@@ -21,10 +21,13 @@ void write_dataset(const Dataset& d, const std::string& path, const Provenance& 
 
 // Reads an fsh-dataset or fsh-split file.
 Dataset read_dataset(const std::string& path);
+// The same, also giving the dataset's fingerprint (data/fingerprint.hpp), which reading
+// computes anyway: callers that need it (the sampler) save a pass over the images.
+Dataset read_dataset(const std::string& path, std::string* fingerprint);
 
 // Reads the dataset part of an already opened file (for readers of other formats that embed
 // one, and for info). The caller has checked the format.
-Dataset read_dataset(const io::Reader& r);
+Dataset read_dataset(const io::Reader& r, std::string* fingerprint = nullptr);
 
 // Throws fsh::format_error("<where>: ...") unless d is self-consistent: array sizes match
 // M, H, W, C and the class count, labels and groups are in range, parts are valid values.

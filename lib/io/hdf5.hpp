@@ -8,7 +8,8 @@
 //   a /provenance group (tool, version, command_line, seed, inputs): man 5 fsh-formats.
 // - Writes are atomic: the file is built under a temporary name in the destination folder and
 //   renamed over the destination only by commit(); a Writer destroyed without commit (an
-//   exception on the way) removes the temporary, so no half-written output is ever left.
+//   exception on the way) removes the temporary, and so does SIGINT/SIGTERM/SIGHUP: no
+//   half-written output is ever left.
 // - Output is deterministic byte for byte: no object timestamps, no times in provenance, fixed
 //   compression settings. The same content written twice gives identical files.
 // - HDF5's own error printing is silenced; every failure becomes one fsh::io_error (could not

@@ -12,6 +12,7 @@
 #include "io/dataset_io.hpp"
 #include "io/episodes_io.hpp"
 #include "io/hdf5.hpp"
+#include "util/error.hpp"
 
 namespace fsh {
 namespace {
@@ -129,8 +130,10 @@ void describe_dataset(const io::Reader& r, std::ostringstream& text, Json& json)
   json.add("fingerprint", Json::str(fp));
 }
 
-void describe_episodes(const io::Reader& r, std::ostringstream& text, Json& json) {
+void describe_episodes(const io::Reader& r, const std::string& dataset, std::ostringstream& text,
+                       Json& json) {
   const Episodes e = read_episodes(r);
+  if (!dataset.empty()) check_source(e, read_dataset(dataset), dataset);
   std::set<int32_t> used(e.classes.begin(), e.classes.end());
   text << "  episodes     " << e.count() << " (numbers " << e.first << ".."
        << e.first + e.count() - 1 << "), " << e.n_way << "-way " << e.k_shot << "-shot, "
@@ -156,11 +159,15 @@ void describe_episodes(const io::Reader& r, std::ostringstream& text, Json& json
   json.add("dataset_size", Json::num(e.dataset_size));
   json.add("dataset_fingerprint", Json::str(e.dataset_fingerprint));
   json.add("embedded_images", Json::num(e.image_index.size()));
+  if (!dataset.empty()) {
+    text << "  checked      against " << dataset << ": fingerprint and labels match\n";
+    json.add("checked_against", Json::str(dataset));
+  }
 }
 
 }  // namespace
 
-std::string file_info(const std::string& path, bool json_out) {
+std::string file_info(const std::string& path, bool json_out, const std::string& dataset) {
   io::Reader r(path);
   std::ostringstream text;
   Json json;
@@ -171,12 +178,15 @@ std::string file_info(const std::string& path, bool json_out) {
     r.expect({"fsh-dataset", "fsh-split", "fsh-episodes", "fsh-model", "fsh-adapted", "fsh-eval"},
              1);
   text << r.display() << ": " << r.format() << " version " << r.version() << "\n";
+  if (!dataset.empty() && r.format() != "fsh-episodes")
+    throw usage_error("--dataset applies to fsh-episodes files; " + r.display() + " is " +
+                      r.format());
   if (r.format() == "fsh-dataset" || r.format() == "fsh-split") {
     r.expect({r.format()}, dataset_format_version);
     describe_dataset(r, text, json);
   } else if (r.format() == "fsh-episodes") {
     r.expect({r.format()}, episodes_format_version);
-    describe_episodes(r, text, json);
+    describe_episodes(r, dataset, text, json);
   }
   const Provenance p = r.provenance();
   if (!p.tool.empty())

@@ -9,6 +9,8 @@
 namespace fsh {
 
 // Human-readable text (several lines, ending in '\n') or one JSON object (ending in '\n').
-std::string file_info(const std::string& path, bool json);
+// With `dataset` (episodes files only), the episodes are also checked against that dataset
+// (fingerprint, and every image's label against its episode class): format_error if not.
+std::string file_info(const std::string& path, bool json, const std::string& dataset = "");
 
 }  // namespace fsh

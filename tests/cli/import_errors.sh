@@ -20,6 +20,12 @@ with zipfile.ZipFile("badpng.zip", "w") as z:
 with zipfile.ZipFile("nodrawings.zip", "w") as z:
     z.writestr("readme.txt", "nothing here")
 PY
+# Episodes for show: one with its dataset, one whose dataset has been deleted.
+fsh-episodes synth --classes 10 --instances 4 -q -o syn.h5
+fsh-episodes sample syn.h5 -N 3 -K 1 -Q 1 --count 2 -q -o ep.h5
+fsh-episodes synth --classes 10 --instances 4 -q -o gone.h5
+fsh-episodes sample gone.h5 -N 3 -K 1 -Q 1 --count 2 -q -o orphan.h5
+rm gone.h5
 
 fail=0
 # name | expected text in the message | arguments (output always out/result.*)
@@ -59,9 +65,15 @@ bad size text        |got '28x'                                 |import folder t
 channels 2           |--channels                                |import folder tree --channels 2
 channels on omniglot |apply to 'import folder' only             |import omniglot notzip.zip --channels 3
 two folder roots     |one ROOT folder                           |import folder tree empty
-unknown kind         |kind                                      |import mnist tree
+unknown kind         |KIND                                      |import mnist tree
 synth 0 classes      |--classes                                 |synth --classes 0
 synth size 4         |--size                                    |synth --size 4
 synth per-group      |--per-group must be in [1, --classes = 10]|synth --classes 10 --per-group 11
+show missing file    |missing.h5                                |show missing.h5
+show not episodes    |syn.h5                                    |show syn.h5
+show dataset gone    |orphan.h5                                 |show orphan.h5
+show episode range   |--episode must be in [0, 1]               |show ep.h5 --episode 2
+show scale 0         |--scale                                   |show ep.h5 --scale 0
+show scale 33        |--scale                                   |show ep.h5 --scale 33
 TABLE
 exit $fail

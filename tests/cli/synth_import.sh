@@ -16,6 +16,18 @@ cmp a.h5 d.h5
 if cmp -s a.h5 c.h5; then echo "FAIL: seeds 3 and 4 gave identical files"; exit 1; fi
 [ -z "$(ls -A | grep -v '^[abcd]\.h5$' || true)" ] || { echo "FAIL: stray files: $(ls -A)"; exit 1; }
 
+# show: a PNG montage of an episode, from the dataset or from embedded images, file or stdout.
+fsh-episodes sample a.h5 -N 5 -K 1 -Q 3 --count 4 -q -o ep.h5
+fsh-episodes show ep.h5 --episode 3 --scale 2 -o ep.png
+fsh-episodes sample a.h5 -N 5 -K 1 -Q 3 --count 4 --embed -q -o - | fsh-episodes show - -o - > emb.png
+for f in ep.png emb.png; do
+  [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' ')" = "89504e470d0a1a0a" ] || { echo "FAIL: $f is not a PNG"; exit 1; }
+done
+# 5 rows of 1 support then 5 rows of 3 queries, 28x28 at scale 2, gaps of 2:
+# width 2 + 3 x (56 + 2) = 176, height 2 + 5 x 58 + 6 + 5 x 58 = 588 (PNG IHDR bytes 16..23).
+[ "$(head -c 24 ep.png | tail -c 8 | od -An -tu1 | tr -s ' ')" = " 0 0 0 176 0 0 2 76" ] || {
+  echo "FAIL: ep.png has the wrong size"; exit 1; }
+
 # A tiny Omniglot-style archive: 105x105 1-bit PNGs (written with zlib by the test itself).
 /usr/bin/python3 - <<'PY'
 import struct, zipfile, zlib

@@ -10,7 +10,6 @@
 #include "data/import.hpp"
 #include "io/dataset_io.hpp"
 #include "util/error.hpp"
-#include "util/version.hpp"
 
 namespace {
 
@@ -43,10 +42,10 @@ struct Args {
 
 std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
   auto a = std::make_shared<Args>();
-  sub.add_option("kind", a->kind, "what to import: omniglot | folder")
+  sub.add_option("KIND", a->kind, "what to import: omniglot | folder")
       ->required()
       ->check(CLI::IsMember({"omniglot", "folder"}));
-  sub.add_option("inputs", a->inputs,
+  sub.add_option("INPUT", a->inputs,
                  "omniglot: official archives (images_background.zip, images_evaluation.zip) or "
                  "extracted folders; folder: one ROOT holding <class>/ or <group>/<class>/ "
                  "folders of PNG/JPEG images")
@@ -89,10 +88,10 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
       o.invert = a->invert;
       d = fsh::import_folder(a->inputs[0], o);
     }
-    fsh::Provenance p{"fsh-episodes import", FSH_VERSION,
-                      ctx.common.provenance ? ctx.command_line : "", 0, a->inputs};
+    const fsh::Provenance p = fsh::make_provenance(
+        "fsh-episodes import", ctx.common.provenance ? ctx.command_line : "", 0, a->inputs);
     fsh::write_dataset(d, a->output, p);
-    fsh::cli::message("fsh-episodes", ctx.common.verbosity, 1,
+    fsh::cli::message("fsh-episodes import", ctx.common.verbosity, 2,
                       "imported " + std::to_string(d.size()) + " images of " +
                           std::to_string(d.n_classes()) + " classes in " +
                           std::to_string(d.group_names.size()) + " groups (" +

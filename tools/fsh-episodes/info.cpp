@@ -7,7 +7,7 @@
 namespace {
 
 struct Options {
-  std::string input;
+  std::string input, dataset;
   bool json = false;
 };
 
@@ -15,8 +15,10 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
   auto o = std::make_shared<Options>();
   sub.add_option("FILE", o->input, "any fsh file (- = stdin)")->required();
   sub.add_flag("--json", o->json, "print one JSON object instead of text");
+  sub.add_option("--dataset", o->dataset,
+                 "for an episodes file: check it against this dataset (fingerprint, labels)");
   return [o] {
-    std::cout << fsh::file_info(o->input, o->json);
+    std::cout << fsh::file_info(o->input, o->json, o->dataset);
     return 0;
   };
 }

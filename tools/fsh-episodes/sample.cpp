@@ -45,9 +45,10 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
   return [o, &ctx] {
     o->s.part = fsh::parse_part_choice(o->part);
     o->s.seed = ctx.common.seed;
-    const fsh::Dataset d = fsh::read_dataset(o->input);
+    std::string fingerprint;
+    const fsh::Dataset d = fsh::read_dataset(o->input, &fingerprint);
     const std::string where = o->input == "-" ? "<stdin>" : o->input;
-    fsh::Episodes e = fsh::sample_episodes(d, o->s, where);
+    fsh::Episodes e = fsh::sample_episodes(d, o->s, where, fingerprint);
     if (o->embed) fsh::embed_images(e, d);
     fsh::write_episodes(e, o->output,
                         fsh::make_provenance("fsh-episodes sample",

@@ -5,7 +5,6 @@
 #include "data/synth.hpp"
 #include "io/dataset_io.hpp"
 #include "util/error.hpp"
-#include "util/version.hpp"
 
 namespace {
 
@@ -26,9 +25,9 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
       ->check(CLI::Range(int64_t(8), int64_t(1024)))
       ->capture_default_str();
   sub.add_option("--per-group", a->o.classes_per_group,
-                 "classes per alphabet (group sharing a stroke style), in [1, classes]")
-      ->check(CLI::Range(int64_t(1), int64_t(100000)))
-      ->capture_default_str();
+                 "classes per alphabet (a group sharing a stroke style), in [1, classes]; "
+                 "default min(20, classes)")
+      ->check(CLI::Range(int64_t(1), int64_t(100000)));
   sub.add_option("-o,--output", a->output, "output fsh-dataset file (- = stdout)")->required();
   fsh::cli::add_seed(sub, ctx.common, "random seed: the same seed gives the same bytes");
   fsh::cli::add_threads(sub, ctx.common);
@@ -42,10 +41,10 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
                              std::to_string(a->o.classes) + "], got " +
                              std::to_string(a->o.classes_per_group));
     const fsh::Dataset d = fsh::synthesize(a->o);
-    fsh::Provenance p{"fsh-episodes synth", FSH_VERSION,
-                      ctx.common.provenance ? ctx.command_line : "", ctx.common.seed, {}};
+    const fsh::Provenance p = fsh::make_provenance(
+        "fsh-episodes synth", ctx.common.provenance ? ctx.command_line : "", ctx.common.seed, {});
     fsh::write_dataset(d, a->output, p);
-    fsh::cli::message("fsh-episodes", ctx.common.verbosity, 1,
+    fsh::cli::message("fsh-episodes synth", ctx.common.verbosity, 2,
                       "synthesized " + std::to_string(d.n_classes()) + " classes x " +
                           std::to_string(a->o.instances) + " drawings in " +
                           std::to_string(d.group_names.size()) + " alphabets (" +
