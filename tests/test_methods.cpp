@@ -155,7 +155,7 @@ TEST_CASE("ProtoNet loss gradient agrees with a finite-difference directional de
       return net.loss_and_grad(ep).loss;
     };
     const double fd = (loss_at(eps) - loss_at(-eps)) / (2 * eps);
-
+    CHECK(fd == doctest::Approx(gd).epsilon(0.02).scale(0.05));
   }
 }
 
