@@ -291,6 +291,9 @@ Writer::Writer(const std::string& path, const std::string& format, int64_t versi
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   std::string create_name;
   if (w.to_stdout) {
+    if (isatty(STDOUT_FILENO))
+      throw usage_error("refusing to write an HDF5 file to a terminal: redirect stdout, or give "
+                        "an output file name instead of -");
     // An in-memory file (core driver, no backing store); commit() dumps its image.
     H5Pset_fapl_core(fapl.get(), 1 << 20, false);
     create_name = "fsh-stdout.h5";
@@ -622,6 +625,9 @@ Reader::Reader(const std::string& path) : impl_(std::make_unique<Impl>()), path_
   std::string open_name = path;
   if (path == "-") {
     // Read all of stdin and open it as an in-memory file image.
+    if (isatty(STDIN_FILENO))
+      throw usage_error("- reads an HDF5 file from stdin, but stdin is a terminal: pipe a file in "
+                        "(... -o - | fsh-episodes info -) or give a file name");
     std::vector<char> image;
     char buf[1 << 16];
     std::size_t got;

@@ -3,7 +3,7 @@
 //
 // What it guarantees:
 // - Paths: "-" reads a whole HDF5 file from stdin (opened in memory as a file image) or writes
-//   one to stdout. Anything else is a file path.
+//   one to stdout (refused when that is a terminal). Anything else is a file path.
 // - Every file carries root attributes fsh_format (string) and fsh_format_version (integer), and
 //   a /provenance group (tool, version, command_line, seed, inputs): man 5 fsh-formats.
 // - Writes are atomic: the file is built under a temporary name in the destination folder and
@@ -79,7 +79,8 @@ class Writer {
   // Creates an (empty) group; put() also creates parents on demand.
   void group(const std::string& name);
 
-  // Scalar attributes on an object ("" or "/" = the root group, else a group or dataset name).
+  // Scalar attributes on an object ("" or "/" = the root group, else a group or dataset name;
+  // a name that does not exist yet is created as a group). Rewriting an attribute replaces it.
   void attr(const std::string& object, const std::string& name, const std::string& value);
   void attr(const std::string& object, const std::string& name, const char* value);
   void attr(const std::string& object, const std::string& name, int64_t value);
