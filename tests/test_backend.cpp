@@ -346,3 +346,47 @@ TEST_CASE("the registry always has the CPU backend") {
   fsh::set_threads(0);
   CHECK(fsh::threads() >= 1);
 }
+
+TEST_CASE("fused batch norm -> ReLU -> max-pool equals the separate ops; gradients") {
+  // Odd H and W (7×5): the dropped last row/column still gets the statistics' gradient.
+  const int B = 4, C = 3, H = 7, W = 5;
+  const std::size_t n = std::size_t(B) * C * H * W;
+  fsh::PoolShape ps{B, C, H, W};
+  for (int S : {B, 2, 0}) {
+    CAPTURE(S);
+    fsh::Rng rng(70 + S);
+    fsh::BatchNormShape bs{B, C, H * W, S, 1e-5};
+    V x = random_vector(n, rng, -2, 2), xb = random_vector(C, rng),
+      gamma = random_vector(C, rng, 0.5, 1.5), beta = random_vector(C, rng, -0.3, 0.3);
+    gamma[1] = -gamma[1];  // a negative scale reverses which input wins a window
+    V mean = random_vector(C, rng), var = random_vector(C, rng, 0.5, 2);
+    V r = random_vector(ps.y_size(), rng), y(ps.y_size());
+    std::vector<uint8_t> arg(ps.y_size());
+    auto loss = [&] {
+      K64().bn_relu_pool_forward(bs, ps, x.data(), xb.data(), gamma.data(), beta.data(),
+                                 mean.data(), var.data(), y.data(), arg.data());
+      return dot(r, y.data());
+    };
+    loss();
+    // Reference: bias, then the separate batch-norm (+ReLU) and pool ops.
+    V xin = x, mean2 = mean, var2 = var, xhat(n), act(n), yref(ps.y_size());
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < B * H * W; ++p) xin[c * B * H * W + p] += xb[c];
+    std::vector<uint8_t> arg2(ps.y_size());
+    K64().batch_norm_forward(bs, xin.data(), gamma.data(), beta.data(), mean2.data(), var2.data(),
+                             xhat.data(), act.data(), true);
+    K64().max_pool_forward(ps, act.data(), yref.data(), arg2.data());
+    check_close(y, yref, 1e-12, "fused forward vs separate ops");
+    check_close(mean, mean2, 1e-12, "fused statistics: mean");
+    check_close(var, var2, 1e-12, "fused statistics: var");
+
+    V dx(n), dxb(C), dgamma(C), dbeta(C);
+    K64().bn_relu_pool_backward(bs, ps, x.data(), xb.data(), gamma.data(), mean.data(),
+                                var.data(), y.data(), arg.data(), r.data(), dx.data(),
+                                dxb.data(), dgamma.data(), dbeta.data());
+    check_gradient("fused dx", x, loss, dx);
+    check_gradient("fused dxbias", xb, loss, dxb);
+    check_gradient("fused dgamma", gamma, loss, dgamma);
+    check_gradient("fused dbeta", beta, loss, dbeta);
+  }
+}

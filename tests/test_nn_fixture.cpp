@@ -8,7 +8,9 @@
 //   float path vs torch float32: features, loss and gradients 1e-4 (both sides round in float32
 //     with different summation orders; observed errors are below 1e-5);
 //   double path vs torch float64: 1e-9 (observed below 1e-13), in both BN modes;
-//   Adam (float32, lr 1e-3): the 5 losses within 1e-5 relative; parameters after 5 steps within
+//   Adam (float32, lr 1e-3): the 5 losses within 1e-5 relative + 1e-6 absolute (they fall from
+//     2.8 to 0.009, and a float32 loss computed from distance logits of order 10 carries ~1e-7
+//     of absolute rounding whatever its size; observed ≤ 3e-7); parameters after 5 steps within
 //     1e-5 of their scale, over the parameters whose exact gradient is not zero (below).
 // Conv biases feed straight into batch norm, whose mean subtraction cancels them: their exact
 // gradient is 0 (PyTorch float64 gives ~1e-14), so in float both sides hold only rounding noise
@@ -169,7 +171,7 @@ TEST_CASE("fixture: five Adam steps (lr 1e-3) follow torch.optim.Adam") {
     const float* f = net.forward(s.params.data(), s.x.data(), s.B, fsh::BnMode::batch);
     float loss = fsh::test::protonet_loss<float>(s.ways, F, s.ys, s.yq, f, dfeat.data());
     CAPTURE(t);
-    CHECK(std::abs(double(loss) - ref[t]) <= 1e-5 * std::abs(ref[t]));
+    CHECK(std::abs(double(loss) - ref[t]) <= 1e-5 * std::abs(ref[t]) + 1e-6);
     net.backward(s.params.data(), dfeat.data(), grads.data());
     adam.step(s.params.data(), grads.data(), lr);
   }

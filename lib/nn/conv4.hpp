@@ -88,9 +88,8 @@ class Conv4 {
   int support_rows_ = 0;
   std::vector<ConvShape> conv_;          // per block, for the current batch
   std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
-  std::vector<std::vector<T>> xhat_;     // per block: normalised conv output (K, B, H, W)
-  std::vector<std::vector<T>> relu_;     // per block: BN+ReLU output (K, B, H, W)
-  std::vector<std::vector<uint8_t>> argmax_;  // per block: pool argmax
+  std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)
+  std::vector<std::vector<uint8_t>> argmax_;  // per block: pool argmax (K, B, H/2, W/2)
   std::vector<BnStats<T>> stats_;
   std::vector<T> out_;                   // last pool output (K, B, Hf, Wf)
   std::vector<T> features_;              // (B, F)

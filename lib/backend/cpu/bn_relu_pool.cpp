@@ -1,0 +1,136 @@
+// Fused batch norm -> ReLU -> 2×2 max-pool on the CPU, forward and backward: the tail of every
+// Conv-4 block. Forward: one pass for the statistics, one pass that normalises, rectifies and
+// pools (v = scale·x + shift, y = max(0, max of the window)). Only the pooled output and the
+// window argmax are kept; the backward recomputes x̂ from x where it needs it.
+//
+// Backward. A gradient reaches position p only if p won its window and the window's output is
+// positive (ReLU after max equals max after ReLU), so with dy' = dy routed to those positions:
+//   dgamma = Σ dy'·x̂, dbeta = Σ dy' (sums over winners only),
+//   dx_p = σ⁻¹·(γ·dy'_p − [p < m]·(γ·dbeta + x̂_p·γ·dgamma)/m),  m = S·HW (0: fixed statistics)
+// (see batch_norm.cpp). The second term is affine in x_p, so dx is written in one vectorised
+// pass and the winners' γ·dy'/σ added afterwards. The conv-bias gradient is Σ_p dx_p, which
+// the same quantities give in closed form.
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/cpu_kernels.hpp"
+#include "backend/cpu/lanes.hpp"
+
+namespace fsh::detail {
+
+template <class T>
+void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolShape& pool,
+                                         const T* x, const T* xbias, const T* gamma,
+                                         const T* beta, T* mean, T* var, T* y,
+                                         uint8_t* argmax) {
+  const int H = pool.H, W = pool.W, Ho = pool.Ho(), Wo = pool.Wo();
+  const std::size_t plane = std::size_t(H) * W, oplane = std::size_t(Ho) * Wo;
+  const std::size_t per_channel = std::size_t(pool.B) * plane;
+  const std::size_t m = std::size_t(bn.S) * plane;
+  for (int c = 0; c < pool.C; ++c) {
+    const T* xc = x + c * per_channel;
+    const T xb = xbias ? xbias[c] : T(0);
+    if (bn.S > 0) {
+      double sum, sum_sq;
+      shifted_moments(xc, m, xc[0], sum, sum_sq);
+      const double mu = sum / double(m);
+      mean[c] = T(double(xc[0]) + mu + double(xb));
+      var[c] = T(std::max(0.0, sum_sq / double(m) - mu * mu));
+    }
+    const double inv = 1.0 / std::sqrt(double(var[c]) + bn.eps);
+    const T scale = T(double(gamma[c]) * inv);
+    const T shift = T(double(beta[c]) + (double(xb) - double(mean[c])) * double(gamma[c]) * inv);
+    for (int b = 0; b < pool.B; ++b) {
+      const T* xp = xc + b * plane;
+      T* yp = y + (std::size_t(c) * pool.B + b) * oplane;
+      uint8_t* ap = argmax + (std::size_t(c) * pool.B + b) * oplane;
+      for (int oh = 0; oh < Ho; ++oh) {
+        const T* r0 = xp + std::size_t(2 * oh) * W;
+        const T* r1 = r0 + W;
+        for (int ow = 0; ow < Wo; ++ow) {
+          T v0 = scale * r0[2 * ow] + shift, v1 = scale * r0[2 * ow + 1] + shift;
+          T v2 = scale * r1[2 * ow] + shift, v3 = scale * r1[2 * ow + 1] + shift;
+          uint8_t a01 = v1 > v0 ? 1 : 0, a23 = v3 > v2 ? 3 : 2;
+          T m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+          const bool second = m23 > m01;
+          const T best = second ? m23 : m01;
+          yp[oh * Wo + ow] = best > T(0) ? best : T(0);
+          ap[oh * Wo + ow] = second ? a23 : a01;
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool,
+                                          const T* x, const T* xbias, const T* gamma,
+                                          const T* mean, const T* var, const T* y,
+                                          const uint8_t* argmax, const T* dy, T* dx, T* dxbias,
+                                          T* dgamma, T* dbeta) {
+  const int H = pool.H, W = pool.W, Ho = pool.Ho(), Wo = pool.Wo();
+  const std::size_t plane = std::size_t(H) * W, oplane = std::size_t(Ho) * Wo;
+  const std::size_t per_channel = std::size_t(pool.B) * plane;
+  const std::size_t m = std::size_t(bn.S) * plane;
+  for (int c = 0; c < pool.C; ++c) {
+    const T* xc = x + c * per_channel;
+    T* dxc = dx + c * per_channel;
+    const double xb = xbias ? double(xbias[c]) : 0.0;
+    const double mu = mean[c], g = gamma[c];
+    const double inv = 1.0 / std::sqrt(double(var[c]) + bn.eps);
+    // Pass 1, over the winners: Σ dy' and Σ dy'·x̂.
+    double sb = 0, sg = 0;
+    for (int b = 0; b < pool.B; ++b) {
+      const std::size_t q0 = (std::size_t(c) * pool.B + b) * oplane;
+      const T* xp = xc + b * plane;
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          const std::size_t q = q0 + oh * Wo + ow;
+          if (!(y[q] > T(0))) continue;
+          const uint8_t a = argmax[q];
+          const T xv = xp[std::size_t(2 * oh + (a >> 1)) * W + 2 * ow + (a & 1)];
+          sb += double(dy[q]);
+          sg += double(dy[q]) * ((double(xv) + xb - mu) * inv);
+        }
+    }
+    dgamma[c] = T(sg);
+    dbeta[c] = T(sb);
+    // Pass 2: the statistics' term, affine in x over the first m positions, zero after them.
+    double sum_dx = g * inv * sb;
+    if (m > 0) {
+      const double ta = g * sb / double(m), tb = g * sg / double(m);
+      const double slope = -inv * inv * tb;                      // coefficient of x_p
+      const double offset = -inv * ta - inv * inv * tb * (xb - mu);
+      affine(xc, m, T(slope), T(offset), dxc);
+      // Σ_{p<m} x_p = m·(μ − xb) when the statistics are those of these rows.
+      sum_dx += double(m) * offset + slope * double(m) * (mu - xb);
+    }
+    std::memset(dxc + m, 0, sizeof(T) * (per_channel - m));
+    // Pass 3: the winners' direct term γ·dy'/σ.
+    const T direct = T(g * inv);
+    for (int b = 0; b < pool.B; ++b) {
+      const std::size_t q0 = (std::size_t(c) * pool.B + b) * oplane;
+      T* dp = dxc + b * plane;
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          const std::size_t q = q0 + oh * Wo + ow;
+          if (!(y[q] > T(0))) continue;
+          const uint8_t a = argmax[q];
+          dp[std::size_t(2 * oh + (a >> 1)) * W + 2 * ow + (a & 1)] += direct * dy[q];
+        }
+    }
+    if (dxbias) dxbias[c] = T(sum_dx);
+  }
+}
+
+#define FSH_INSTANTIATE(T)                                                                    \
+  template void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape&, const PoolShape&,  \
+                                                    const T*, const T*, const T*, const T*,   \
+                                                    T*, T*, T*, uint8_t*);                    \
+  template void CpuKernels<T>::bn_relu_pool_backward(                                         \
+      const BatchNormShape&, const PoolShape&, const T*, const T*, const T*, const T*,        \
+      const T*, const T*, const uint8_t*, const T*, T*, T*, T*, T*);
+FSH_INSTANTIATE(float)
+FSH_INSTANTIATE(double)
+
+}  // namespace fsh::detail
