@@ -1,6 +1,7 @@
 // Fused batch norm -> ReLU -> 2×2 max-pool on the CPU, forward and backward: the tail of every
 // Conv-4 block. Forward: one pass for the statistics, one pass that normalises, rectifies and
-// pools (v = scale·x + shift, y = max(0, max of the window)). Only the pooled output and the
+// pools (v = scale·x + shift, y = max(0, max of the window); on ties the top row, then the left
+// column wins -- any winner is a valid subgradient). Only the pooled output and the
 // window argmax are kept; the backward recomputes x̂ from x where it needs it.
 //
 // Backward. A gradient reaches position p only if p won its window and the window's output is
@@ -17,6 +18,39 @@
 #include "backend/cpu/lanes.hpp"
 
 namespace fsh::detail {
+
+namespace {
+// One output row of the pool: rows r0 = x[0, W) and r1 = x[W, 2W) are normalised
+// (v = scale·x + shift), reduced vertically, then horizontally, then rectified. Written as
+// fixed-width, branch-free groups so that it vectorises. On ties the top row, then the left
+// column wins (argmax = 2·row + column).
+template <class T>
+void pool_row_pair(const T* r0, int W, int Wo, T scale, T shift, T* y, uint8_t* arg) {
+  constexpr int kChunk = 256;  // columns per step (even), bounds the stack buffers
+  T vmax[kChunk];
+  uint8_t vrow[kChunk];
+  for (int w0 = 0; w0 < 2 * Wo; w0 += kChunk) {
+    const int n = std::min(kChunk, 2 * Wo - w0);
+    const T* a = r0 + w0;
+    const T* b = a + W;
+    for (int w = 0; w < n; ++w) {
+      const T t0 = scale * a[w] + shift, t1 = scale * b[w] + shift;
+      const bool lower = t1 > t0;
+      vmax[w] = lower ? t1 : t0;
+      vrow[w] = lower ? 2 : 0;
+    }
+    T* yo = y + w0 / 2;
+    uint8_t* ao = arg + w0 / 2;
+    for (int o = 0; o < n / 2; ++o) {
+      const T left = vmax[2 * o], right = vmax[2 * o + 1];
+      const bool r = right > left;
+      const T best = r ? right : left;
+      yo[o] = best > T(0) ? best : T(0);
+      ao[o] = r ? uint8_t(vrow[2 * o + 1] + 1) : vrow[2 * o];
+    }
+  }
+}
+}  // namespace
 
 template <class T>
 void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolShape& pool,
@@ -44,20 +78,9 @@ void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolSha
       const T* xp = xc + b * plane;
       T* yp = y + (std::size_t(c) * pool.B + b) * oplane;
       uint8_t* ap = argmax + (std::size_t(c) * pool.B + b) * oplane;
-      for (int oh = 0; oh < Ho; ++oh) {
-        const T* r0 = xp + std::size_t(2 * oh) * W;
-        const T* r1 = r0 + W;
-        for (int ow = 0; ow < Wo; ++ow) {
-          T v0 = scale * r0[2 * ow] + shift, v1 = scale * r0[2 * ow + 1] + shift;
-          T v2 = scale * r1[2 * ow] + shift, v3 = scale * r1[2 * ow + 1] + shift;
-          uint8_t a01 = v1 > v0 ? 1 : 0, a23 = v3 > v2 ? 3 : 2;
-          T m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-          const bool second = m23 > m01;
-          const T best = second ? m23 : m01;
-          yp[oh * Wo + ow] = best > T(0) ? best : T(0);
-          ap[oh * Wo + ow] = second ? a23 : a01;
-        }
-      }
+      for (int oh = 0; oh < Ho; ++oh)
+        pool_row_pair(xp + std::size_t(2 * oh) * W, W, Wo, scale, shift, yp + oh * Wo,
+                      ap + oh * Wo);
     }
   }
 }

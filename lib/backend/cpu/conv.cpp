@@ -6,10 +6,12 @@
 #include <cstring>
 
 #include "backend/cpu/cpu_kernels.hpp"
+#include "backend/cpu/lanes.hpp"
 
 namespace fsh {
 
 namespace {
+using detail::add_into;
 // Scratch per block, in elements. Large enough that each gemm has thousands of columns, small
 // enough (8 MB in float) to avoid touching much more memory than the activations themselves.
 constexpr std::size_t kBlockElements = std::size_t(1) << 21;
@@ -84,7 +86,7 @@ void col2im(const ConvShape& s, const T* col, int b0, int n, T* dx) {
             const T* g = in + oh * Wo;
             T* dst = plane + std::size_t(ih) * s.W - s.pad + j;
             if (s.stride == 1) {
-              for (int ow = lo; ow < hi; ++ow) dst[ow] += g[ow];
+              add_into(g + lo, std::size_t(hi - lo), dst + lo);
             } else {
               for (int ow = lo; ow < hi; ++ow) dst[ow * s.stride] += g[ow];
             }
@@ -117,8 +119,7 @@ void CpuKernels<T>::conv2d_forward(const ConvShape& s, const T* x, const T* w, c
   if (bias)
     for (int k = 0; k < s.K; ++k) {
       T* row = y + std::size_t(k) * ldy;
-      const T bk = bias[k];
-      for (int p = 0; p < ldy; ++p) row[p] += bk;
+      detail::affine(row, std::size_t(ldy), T(1), bias[k], row);
     }
 }
 
@@ -131,10 +132,7 @@ void CpuKernels<T>::conv2d_backward(const ConvShape& s, const T* x, const T* w, 
   const int nb = block_images(s);
   if (dbias)
     for (int k = 0; k < s.K; ++k) {
-      const T* row = dy + std::size_t(k) * ldy;
-      T acc = 0;
-      for (int p = 0; p < ldy; ++p) acc += row[p];
-      dbias[k] = acc;
+      dbias[k] = T(detail::lane_sum(dy + std::size_t(k) * ldy, std::size_t(ldy)));
     }
   for (int b0 = 0; b0 < s.B; b0 += nb) {
     const int n = std::min(nb, s.B - b0);
