@@ -10,6 +10,7 @@
 // transposes are not counted (they are memory-bound and small).
 //
 // Usage: bench-nn [--threads N] [--repeats R]
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +26,9 @@ namespace {
 std::atomic<long> g_allocations{0};
 }
 
+// Every allocation of the process goes through here (malloc/free underneath; GCC's
+// -Wmismatched-new-delete cannot see that these replacements pair up).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
@@ -45,20 +49,21 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-// GFLOP/s of C (M,N) = A (M,K) · B (K,N), median of `repeats` calls.
-double sgemm_rate(int M, int N, int K, int repeats) {
-  std::vector<float> a(std::size_t(M) * K, 0.5f), b(std::size_t(K) * N, 0.25f),
-      c(std::size_t(M) * N);
-  auto& k = fsh::cpu_backend().kernels<float>();
-  k.gemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
-  std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
+// C (M,N) = A (M,K) · B (K,N) with OpenBLAS's sgemm, timed one call at a time.
+struct Sgemm {
+  int M, N, K;
+  std::vector<float> a, b, c;
+  Sgemm(int m, int n, int k)
+      : M(m), N(n), K(k), a(std::size_t(m) * k, 0.5f), b(std::size_t(k) * n, 0.25f),
+        c(std::size_t(m) * n) {}
+  double seconds() {
+    auto& kern = fsh::cpu_backend().kernels<float>();
     auto t0 = clock_type::now();
-    k.gemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
-    t.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    kern.gemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
   }
-  return 2.0 * M * N * K / median(t) * 1e-9;
-}
+  double flops() const { return 2.0 * M * N * K; }
+};
 
 // Conv FLOPs of one forward + backward of Conv-4 on `batch` images (rule in the header).
 double conv4_flops(const fsh::Conv4Config& c, int batch) {
@@ -73,11 +78,13 @@ double conv4_flops(const fsh::Conv4Config& c, int batch) {
 }
 
 struct Result {
-  double seconds, images_per_s, gflops;
+  double seconds, images_per_s, gflops, sgemm_gflops, shaped_gflops;
   long allocations;
 };
 
-Result run_conv4(int batch, int repeats) {
+// Conv-4 forward + backward on `batch` images, each timed iteration interleaved with one
+// sgemm of each reference size, so that both see the same machine load (other processes).
+Result run_conv4(int batch, int repeats, Sgemm& square, Sgemm& shaped) {
   fsh::Conv4Config cfg;  // 28×28×1, hidden 64
   fsh::Conv4<float> net(cfg);
   std::vector<float> params(net.layout().size()), grads(params.size());
@@ -86,11 +93,15 @@ Result run_conv4(int batch, int repeats) {
   std::vector<float> x(std::size_t(batch) * 28 * 28), dfeat(std::size_t(batch) * 64);
   for (auto& v : x) v = float(rng.uniform());
   for (auto& v : dfeat) v = float(rng.uniform() - 0.5);
-  std::vector<double> times;
+  std::vector<double> times, t_square, t_shaped;
   times.reserve(repeats);
+  t_square.reserve(repeats);
+  t_shaped.reserve(repeats);
   for (int r = 0; r < 3; ++r) {  // warm-up: workspaces reach their size here
     net.forward(params.data(), x.data(), batch, fsh::BnMode::batch);
     net.backward(params.data(), dfeat.data(), grads.data());
+    square.seconds();
+    shaped.seconds();
   }
   const long before = g_allocations.load();
   for (int r = 0; r < repeats; ++r) {
@@ -98,10 +109,17 @@ Result run_conv4(int batch, int repeats) {
     net.forward(params.data(), x.data(), batch, fsh::BnMode::batch);
     net.backward(params.data(), dfeat.data(), grads.data());
     times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    t_square.push_back(square.seconds());
+    t_shaped.push_back(shaped.seconds());
   }
   const long allocations = g_allocations.load() - before;
   double t = median(times);
-  return Result{t, batch / t, conv4_flops(cfg, batch) / t * 1e-9, allocations};
+  return Result{t,
+                batch / t,
+                conv4_flops(cfg, batch) / t * 1e-9,
+                square.flops() / median(t_square) * 1e-9,
+                shaped.flops() / median(t_shaped) * 1e-9,
+                allocations};
 }
 
 }  // namespace
@@ -122,18 +140,19 @@ int main(int argc, char** argv) {
                 fsh::default_backend().name(), fsh::threads());
     std::printf("FLOPs counted: conv forward 2*B*Cout*Hout*Wout*Cin*k*k; backward 2x that "
                 "(data + weight grads), first conv 1x (no input grad)\n");
-    const double sq = sgemm_rate(1024, 1024, 1024, 10);
-    const double conv_shaped = sgemm_rate(64, 200 * 196, 576, 10);
-    std::printf("sgemm 1024x1024x1024:            %8.1f GFLOP/s\n", sq);
-    std::printf("sgemm 64x39200x576 (conv2 shape): %8.1f GFLOP/s\n", conv_shaped);
+    Sgemm square(1024, 1024, 1024), shaped(64, 200 * 196, 576);
+    std::printf("sgemm references (timed between the Conv-4 iterations): 1024x1024x1024, and "
+                "64x39200x576 = conv2's forward gemm on 200 images\n");
     bool ok = true;
     for (int batch : {200, 5}) {
-      const int reps = batch == 200 ? repeats : repeats * 20;
-      Result r = run_conv4(batch, reps);
-      std::printf("Conv-4 fwd+bwd, batch %3d: %8.3f ms  %9.0f images/s  %7.1f GFLOP/s  "
-                  "(%.0f%% of sgemm 1024^3)  heap allocations in %d timed iterations: %ld\n",
-                  batch, r.seconds * 1e3, r.images_per_s, r.gflops, 100 * r.gflops / sq, reps,
-                  r.allocations);
+      const int reps = batch == 200 ? repeats : repeats * 5;
+      Result r = run_conv4(batch, reps, square, shaped);
+      std::printf("Conv-4 fwd+bwd, batch %3d: %8.2f ms %7.0f images/s %6.1f GFLOP/s | sgemm "
+                  "1024^3 %6.1f GFLOP/s (ratio %3.0f%%), conv-shaped %6.1f (ratio %3.0f%%) | heap "
+                  "allocations in %d iterations: %ld\n",
+                  batch, r.seconds * 1e3, r.images_per_s, r.gflops, r.sgemm_gflops,
+                  100 * r.gflops / r.sgemm_gflops, r.shaped_gflops,
+                  100 * r.gflops / r.shaped_gflops, reps, r.allocations);
       ok &= r.allocations == 0;
     }
     if (!ok) {

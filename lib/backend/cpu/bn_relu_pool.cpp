@@ -16,6 +16,7 @@
 
 #include "backend/cpu/cpu_kernels.hpp"
 #include "backend/cpu/lanes.hpp"
+#include "backend/cpu/parallel.hpp"
 
 namespace fsh::detail {
 
@@ -61,7 +62,8 @@ void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolSha
   const std::size_t plane = std::size_t(H) * W, oplane = std::size_t(Ho) * Wo;
   const std::size_t per_channel = std::size_t(pool.B) * plane;
   const std::size_t m = std::size_t(bn.S) * plane;
-  for (int c = 0; c < pool.C; ++c) {
+  parallel_for(pool.C, [&](int c0, int c1) {
+  for (int c = c0; c < c1; ++c) {
     const T* xc = x + c * per_channel;
     const T xb = xbias ? xbias[c] : T(0);
     if (bn.S > 0) {
@@ -83,6 +85,7 @@ void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolSha
                       ap + oh * Wo);
     }
   }
+  });
 }
 
 template <class T>
@@ -95,7 +98,8 @@ void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolSh
   const std::size_t plane = std::size_t(H) * W, oplane = std::size_t(Ho) * Wo;
   const std::size_t per_channel = std::size_t(pool.B) * plane;
   const std::size_t m = std::size_t(bn.S) * plane;
-  for (int c = 0; c < pool.C; ++c) {
+  parallel_for(pool.C, [&](int c0, int c1) {
+  for (int c = c0; c < c1; ++c) {
     const T* xc = x + c * per_channel;
     T* dxc = dx + c * per_channel;
     const double xb = xbias ? double(xbias[c]) : 0.0;
@@ -144,6 +148,7 @@ void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolSh
     }
     if (dxbias) dxbias[c] = T(sum_dx);
   }
+  });
 }
 
 #define FSH_INSTANTIATE(T)                                                                    \
