@@ -390,3 +390,35 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool equals the separate ops; gradien
     check_gradient("fused dbeta", beta, loss, dbeta);
   }
 }
+
+TEST_CASE("the kernels' own parallel loops give the same bits with 1 and 2 threads") {
+  const int B = 6, C = 8, H = 10, W = 10;
+  fsh::PoolShape ps{B, C, H, W};
+  fsh::BatchNormShape bs{B, C, H * W, 4, 1e-5};
+  fsh::ConvShape cs;
+  cs.B = B; cs.C = C; cs.H = H; cs.W = W; cs.K = C; cs.kh = 3; cs.kw = 3; cs.stride = 1; cs.pad = 1;
+  fsh::Rng rng(80);
+  V x = random_vector(cs.x_size(), rng), w = random_vector(cs.w_size(), rng),
+    xb = random_vector(C, rng), gamma = random_vector(C, rng, 0.5, 1.5),
+    beta = random_vector(C, rng), dy = random_vector(ps.y_size(), rng);
+  auto run = [&](int threads) {
+    fsh::set_threads(threads);
+    V y(cs.y_size()), work(cs.workspace_size()), mean(C), var(C), pooled(ps.y_size()),
+      dconv(cs.y_size()), dxb(C), dg(C), db(C), dx(cs.x_size()), dw(cs.w_size());
+    std::vector<uint8_t> arg(ps.y_size());
+    K64().conv2d_forward(cs, x.data(), w.data(), nullptr, y.data(), work.data());
+    K64().bn_relu_pool_forward(bs, ps, y.data(), xb.data(), gamma.data(), beta.data(),
+                               mean.data(), var.data(), pooled.data(), arg.data());
+    K64().bn_relu_pool_backward(bs, ps, y.data(), xb.data(), gamma.data(), mean.data(),
+                                var.data(), pooled.data(), arg.data(), dy.data(), dconv.data(),
+                                dxb.data(), dg.data(), db.data());
+    K64().conv2d_backward(cs, x.data(), w.data(), dconv.data(), dx.data(), dw.data(), nullptr,
+                          work.data());
+    V all = pooled;
+    for (const V* v : {&dconv, &dxb, &dg, &db, &dx}) all.insert(all.end(), v->begin(), v->end());
+    return all;
+  };
+  V one = run(1), two = run(2);
+  fsh::set_threads(0);
+  CHECK(one == two);
+}

@@ -170,7 +170,6 @@ const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, 
                           std::to_string(cfg_.hidden) + " channels");
   }
   reserve(batch);
-  mode_ = mode;
   support_rows_ = mode == BnMode::batch ? batch : mode == BnMode::support ? support_rows : 0;
 
   rows_to_channels(batch, cfg_.in_channels, cfg_.height * cfg_.width, x, act_[0].data());

@@ -84,8 +84,7 @@ class Conv4 {
   };
   std::vector<Offsets> off_;             // per block
   int batch_ = 0;
-  BnMode mode_ = BnMode::batch;
-  int support_rows_ = 0;
+  int support_rows_ = 0;                 // BN shape S of the last forward (0: fixed stats)
   std::vector<ConvShape> conv_;          // per block, for the current batch
   std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
   std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)

@@ -15,6 +15,10 @@ namespace fsh::detail {
 
 namespace {
 
+// Set on pool workers (and on a caller while it runs its own range): a kernel called from inside
+// a parallel region runs serially instead of waiting for the busy pool.
+thread_local bool t_in_region = false;
+
 class Pool {
  public:
   explicit Pool(int threads) { resize(threads); }
@@ -35,7 +39,7 @@ class Pool {
   }
 
   void run(int n, void (*body)(void*, int, int), void* ctx) {
-    const int parts = std::min<int>(n, int(workers_.size()) + 1);
+    const int parts = t_in_region ? 1 : std::min<int>(n, int(workers_.size()) + 1);
     if (parts <= 1) {
       if (n > 0) body(ctx, 0, n);
       return;
@@ -51,7 +55,9 @@ class Pool {
       ++generation_;
     }
     cv_work_.notify_all();
+    t_in_region = true;
     body(ctx, 0, end_of(0));
+    t_in_region = false;
     std::unique_lock<std::mutex> lk(mu_);
     cv_done_.wait(lk, [this] { return pending_ == 0; });
   }
@@ -61,6 +67,7 @@ class Pool {
 
   // seen: the generation at creation, so a call made before this thread first waits is not lost.
   void work(int id, uint64_t seen) {
+    t_in_region = true;
     for (;;) {
       std::unique_lock<std::mutex> lk(mu_);
       cv_work_.wait(lk, [&] { return stop_ || generation_ != seen; });
