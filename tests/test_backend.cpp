@@ -381,9 +381,9 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool equals the separate ops; gradien
     check_close(var, var2, 1e-12, "fused statistics: var");
 
     V dx(n), dxb(C), dgamma(C), dbeta(C);
-    K64().bn_relu_pool_backward(bs, ps, x.data(), xb.data(), gamma.data(), mean.data(),
-                                var.data(), y.data(), arg.data(), r.data(), dx.data(),
-                                dxb.data(), dgamma.data(), dbeta.data());
+    K64().bn_relu_pool_backward(bs, ps, x.data(), xb.data(), gamma.data(), beta.data(),
+                                mean.data(), var.data(), y.data(), arg.data(), r.data(),
+                                dx.data(), dxb.data(), dgamma.data(), dbeta.data());
     check_gradient("fused dx", x, loss, dx);
     check_gradient("fused dxbias", xb, loss, dxb);
     check_gradient("fused dgamma", gamma, loss, dgamma);
@@ -409,9 +409,9 @@ TEST_CASE("the kernels' own parallel loops give the same bits with 1 and 2 threa
     K64().conv2d_forward(cs, x.data(), w.data(), nullptr, y.data(), work.data());
     K64().bn_relu_pool_forward(bs, ps, y.data(), xb.data(), gamma.data(), beta.data(),
                                mean.data(), var.data(), pooled.data(), arg.data());
-    K64().bn_relu_pool_backward(bs, ps, y.data(), xb.data(), gamma.data(), mean.data(),
-                                var.data(), pooled.data(), arg.data(), dy.data(), dconv.data(),
-                                dxb.data(), dg.data(), db.data());
+    K64().bn_relu_pool_backward(bs, ps, y.data(), xb.data(), gamma.data(), beta.data(),
+                                mean.data(), var.data(), pooled.data(), arg.data(), dy.data(),
+                                dconv.data(), dxb.data(), dg.data(), db.data());
     K64().conv2d_backward(cs, x.data(), w.data(), dconv.data(), dx.data(), dw.data(), nullptr,
                           work.data());
     V all = pooled;
@@ -421,4 +421,35 @@ TEST_CASE("the kernels' own parallel loops give the same bits with 1 and 2 threa
   V one = run(1), two = run(2);
   fsh::set_threads(0);
   CHECK(one == two);
+}
+
+TEST_CASE("fused batch norm -> ReLU -> max-pool backward with gamma = 0") {
+  // γ = 0 makes every window a tie (v = β); the top-left input wins, and dgamma must still be
+  // Σ dy·x̂ over the winners (the path that reads x̂ from x rather than from y).
+  const int B = 3, C = 1, H = 4, W = 4;
+  fsh::PoolShape ps{B, C, H, W};
+  fsh::BatchNormShape bs{B, C, H * W, B, 1e-5};
+  fsh::Rng rng(90);
+  V x = random_vector(std::size_t(B) * H * W, rng), gamma = {0.0}, beta = {0.5}, mean(1), var(1),
+    y(ps.y_size()), dy = random_vector(ps.y_size(), rng), dx(x.size()), dxb(1), dg(1), db(1);
+  std::vector<uint8_t> arg(ps.y_size());
+  K64().bn_relu_pool_forward(bs, ps, x.data(), nullptr, gamma.data(), beta.data(), mean.data(),
+                             var.data(), y.data(), arg.data());
+  K64().bn_relu_pool_backward(bs, ps, x.data(), nullptr, gamma.data(), beta.data(), mean.data(),
+                              var.data(), y.data(), arg.data(), dy.data(), dx.data(), dxb.data(),
+                              dg.data(), db.data());
+  double ref_g = 0, ref_b = 0;
+  for (int b = 0; b < B; ++b)
+    for (int oh = 0; oh < 2; ++oh)
+      for (int ow = 0; ow < 2; ++ow) {
+        const int q = (b * 2 + oh) * 2 + ow;
+        CHECK(y[q] == 0.5);
+        CHECK(arg[q] == 0);
+        const double xv = x[(b * H + 2 * oh) * W + 2 * ow];
+        ref_g += dy[q] * (xv - mean[0]) / std::sqrt(var[0] + 1e-5);
+        ref_b += dy[q];
+      }
+  CHECK(dg[0] == doctest::Approx(ref_g).epsilon(1e-12));
+  CHECK(db[0] == doctest::Approx(ref_b).epsilon(1e-12));
+  for (double v : dx) CHECK(v == 0.0);  // γ = 0: nothing reaches x
 }

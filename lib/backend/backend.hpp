@@ -67,9 +67,10 @@ class Kernels {
   // dy: (C, B, Ho, Wo) -> dx: (C, B, H, W) (every element written), dxbias: (C) the conv-bias
   // gradient (null: not computed), dgamma, dbeta: (C).
   virtual void bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
-                                     const T* xbias, const T* gamma, const T* mean,
-                                     const T* var, const T* y, const uint8_t* argmax,
-                                     const T* dy, T* dx, T* dxbias, T* dgamma, T* dbeta) = 0;
+                                     const T* xbias, const T* gamma, const T* beta,
+                                     const T* mean, const T* var, const T* y,
+                                     const uint8_t* argmax, const T* dy, T* dx, T* dxbias,
+                                     T* dgamma, T* dbeta) = 0;
 
   // ---- pointwise ----------------------------------------------------------------------------
   // y = max(0, x) over n elements (y may alias x).

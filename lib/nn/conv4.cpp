@@ -209,7 +209,8 @@ void Conv4<T>::backward(const T* params, const T* dfeatures, T* grads, T* dx) {
     const T* pooled = i + 1 < cfg_.depth ? act_[i + 1].data() : out_.data();
     BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, support_rows_, cfg_.bn_eps};
     k_->bn_relu_pool_backward(bs, block_pool(cfg_, i, batch), conv_out_[i].data(),
-                              params + o.b, params + o.gamma, stats_[i].mean.data(),
+                              params + o.b, params + o.gamma, params + o.beta,
+                              stats_[i].mean.data(),
                               stats_[i].var.data(), pooled, argmax_[i].data(), grad_a_.data(),
                               grad_b_.data(), grads + o.b, grads + o.gamma, grads + o.beta);
     T* dinput = i > 0 || dx ? grad_a_.data() : nullptr;

@@ -8,9 +8,10 @@
 // positive (ReLU after max equals max after ReLU), so with dy' = dy routed to those positions:
 //   dgamma = Σ dy'·x̂, dbeta = Σ dy' (sums over winners only),
 //   dx_p = σ⁻¹·(γ·dy'_p − [p < m]·(γ·dbeta + x̂_p·γ·dgamma)/m),  m = S·HW (0: fixed statistics)
-// (see batch_norm.cpp). The second term is affine in x_p, so dx is written in one vectorised
-// pass and the winners' γ·dy'/σ added afterwards. The conv-bias gradient is Σ_p dx_p, which
-// the same quantities give in closed form.
+// (see batch_norm.cpp). The sums need only the pooled outputs; the second term is affine in x_p,
+// so each plane of dx is written in one vectorised pass and its winners' γ·dy'/σ added while it
+// is in cache. The conv-bias gradient is Σ_p dx_p, which the same quantities give in closed
+// form.
 #include <cmath>
 #include <cstring>
 
@@ -91,9 +92,9 @@ void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolSha
 template <class T>
 void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool,
                                           const T* x, const T* xbias, const T* gamma,
-                                          const T* mean, const T* var, const T* y,
-                                          const uint8_t* argmax, const T* dy, T* dx, T* dxbias,
-                                          T* dgamma, T* dbeta) {
+                                          const T* beta, const T* mean, const T* var,
+                                          const T* y, const uint8_t* argmax, const T* dy, T* dx,
+                                          T* dxbias, T* dgamma, T* dbeta) {
   const int H = pool.H, W = pool.W, Ho = pool.Ho(), Wo = pool.Wo();
   const std::size_t plane = std::size_t(H) * W, oplane = std::size_t(Ho) * Wo;
   const std::size_t per_channel = std::size_t(pool.B) * plane;
@@ -102,51 +103,78 @@ void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolSh
   for (int c = c0; c < c1; ++c) {
     const T* xc = x + c * per_channel;
     T* dxc = dx + c * per_channel;
+    const std::size_t q0 = std::size_t(c) * pool.B * oplane;
     const double xb = xbias ? double(xbias[c]) : 0.0;
     const double mu = mean[c], g = gamma[c];
     const double inv = 1.0 / std::sqrt(double(var[c]) + bn.eps);
-    // Pass 1, over the winners: Σ dy' and Σ dy'·x̂.
+    // Pass 1, over the pooled outputs: Σ dy' and Σ dy'·x̂. A winner with y > 0 has pre-ReLU
+    // value y = γ·x̂ + β, so x̂ = (y − β)/γ without looking into x (which needs γ ≠ 0).
     double sb = 0, sg = 0;
-    for (int b = 0; b < pool.B; ++b) {
-      const std::size_t q0 = (std::size_t(c) * pool.B + b) * oplane;
-      const T* xp = xc + b * plane;
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          const std::size_t q = q0 + oh * Wo + ow;
-          if (!(y[q] > T(0))) continue;
-          const uint8_t a = argmax[q];
-          const T xv = xp[std::size_t(2 * oh + (a >> 1)) * W + 2 * ow + (a & 1)];
-          sb += double(dy[q]);
-          sg += double(dy[q]) * ((double(xv) + xb - mu) * inv);
+    const std::size_t nq = std::size_t(pool.B) * oplane;
+    const T* yc = y + q0;
+    const T* dyc = dy + q0;
+    const uint8_t* ac = argmax + q0;
+    if (g != 0) {
+      T a[kLanes] = {}, b[kLanes] = {};
+      const T bt = beta[c];
+      std::size_t q = 0;
+      for (; q + kLanes <= nq; q += kLanes)
+        for (std::size_t j = 0; j < kLanes; ++j) {
+          const T d = yc[q + j] > T(0) ? dyc[q + j] : T(0);
+          a[j] += d;
+          b[j] += d * (yc[q + j] - bt);
         }
+      for (; q < nq; ++q) {
+        const T d = yc[q] > T(0) ? dyc[q] : T(0);
+        a[0] += d;
+        b[0] += d * (yc[q] - bt);
+      }
+      for (std::size_t j = 0; j < kLanes; ++j) {
+        sb += a[j];
+        sg += b[j];
+      }
+      sg /= g;
+    } else {
+      for (int bi = 0; bi < pool.B; ++bi)
+        for (int oh = 0; oh < Ho; ++oh)
+          for (int ow = 0; ow < Wo; ++ow) {
+            const std::size_t q = std::size_t(bi) * oplane + oh * Wo + ow;
+            if (!(yc[q] > T(0))) continue;
+            const uint8_t w = ac[q];
+            const T xv = xc[bi * plane + std::size_t(2 * oh + (w >> 1)) * W + 2 * ow + (w & 1)];
+            sb += double(dyc[q]);
+            sg += double(dyc[q]) * ((double(xv) + xb - mu) * inv);
+          }
     }
     dgamma[c] = T(sg);
     dbeta[c] = T(sb);
-    // Pass 2: the statistics' term, affine in x over the first m positions, zero after them.
-    double sum_dx = g * inv * sb;
-    if (m > 0) {
-      const double ta = g * sb / double(m), tb = g * sg / double(m);
-      const double slope = -inv * inv * tb;                      // coefficient of x_p
-      const double offset = -inv * ta - inv * inv * tb * (xb - mu);
-      affine(xc, m, T(slope), T(offset), dxc);
-      // Σ_{p<m} x_p = m·(μ − xb) when the statistics are those of these rows.
-      sum_dx += double(m) * offset + slope * double(m) * (mu - xb);
-    }
-    std::memset(dxc + m, 0, sizeof(T) * (per_channel - m));
-    // Pass 3: the winners' direct term γ·dy'/σ.
+    // Pass 2, plane by plane while it is in cache: the statistics' term (affine in x over the
+    // first m positions, zero after them), then the winners' direct term γ·dy'/σ.
+    const double ta = m > 0 ? g * sb / double(m) : 0.0, tb = m > 0 ? g * sg / double(m) : 0.0;
+    const double slope = -inv * inv * tb;  // coefficient of x_p
+    const double offset = -inv * ta - inv * inv * tb * (xb - mu);
     const T direct = T(g * inv);
-    for (int b = 0; b < pool.B; ++b) {
-      const std::size_t q0 = (std::size_t(c) * pool.B + b) * oplane;
-      T* dp = dxc + b * plane;
+    for (int bi = 0; bi < pool.B; ++bi) {
+      T* dp = dxc + bi * plane;
+      if (std::size_t(bi) < std::size_t(bn.S))
+        affine(xc + bi * plane, plane, T(slope), T(offset), dp);
+      else
+        std::memset(dp, 0, sizeof(T) * plane);
+      const T* yq = yc + bi * oplane;
+      const T* dq = dyc + bi * oplane;
+      const uint8_t* aq = ac + bi * oplane;
       for (int oh = 0; oh < Ho; ++oh)
         for (int ow = 0; ow < Wo; ++ow) {
-          const std::size_t q = q0 + oh * Wo + ow;
-          if (!(y[q] > T(0))) continue;
-          const uint8_t a = argmax[q];
-          dp[std::size_t(2 * oh + (a >> 1)) * W + 2 * ow + (a & 1)] += direct * dy[q];
+          const int q = oh * Wo + ow;
+          if (!(yq[q] > T(0))) continue;
+          const uint8_t w = aq[q];
+          dp[std::size_t(2 * oh + (w >> 1)) * W + 2 * ow + (w & 1)] += direct * dq[q];
         }
     }
-    if (dxbias) dxbias[c] = T(sum_dx);
+    // The conv-bias gradient Σ_p dx_p: Σ_{p<m} x_p = m·(μ − xb) when the statistics are those
+    // of these rows; analytically it is 0 then, and γ·Σdy'/σ for fixed statistics.
+    if (dxbias)
+      dxbias[c] = T(g * inv * sb + double(m) * offset + slope * double(m) * (mu - xb));
   }
   });
 }
@@ -157,7 +185,7 @@ void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolSh
                                                     T*, T*, T*, uint8_t*);                    \
   template void CpuKernels<T>::bn_relu_pool_backward(                                         \
       const BatchNormShape&, const PoolShape&, const T*, const T*, const T*, const T*,        \
-      const T*, const T*, const uint8_t*, const T*, T*, T*, T*, T*);
+      const T*, const T*, const T*, const uint8_t*, const T*, T*, T*, T*, T*);
 FSH_INSTANTIATE(float)
 FSH_INSTANTIATE(double)
 
