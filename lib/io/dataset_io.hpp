@@ -9,22 +9,28 @@
 #include <vector>
 
 #include "data/dataset.hpp"
+#include "io/hdf5.hpp"  // fsh::Provenance, io::Reader, io::Writer
 
 namespace fsh {
 
-// How a file was made (stored in every file's /provenance group; see man 5 fsh-formats).
-struct Provenance {
-  std::string tool;                 // e.g. "fsh-episodes import"
-  std::string version;              // fsh version
-  std::string command_line;         // full command line, "" with --no-provenance
-  uint64_t seed = 0;
-  std::vector<std::string> inputs;  // input paths (and their fingerprints where known)
-};
+// The versions of fsh-dataset and fsh-split this build writes and reads (at most).
+constexpr int64_t dataset_format_version = 1;
 
 // Writes d as fsh-dataset, or as fsh-split when d.class_part is non-empty.
 void write_dataset(const Dataset& d, const std::string& path, const Provenance& prov);
 
 // Reads an fsh-dataset or fsh-split file.
 Dataset read_dataset(const std::string& path);
+// The same, also giving the dataset's fingerprint (data/fingerprint.hpp), which reading
+// computes anyway: callers that need it (the sampler) save a pass over the images.
+Dataset read_dataset(const std::string& path, std::string* fingerprint);
+
+// Reads the dataset part of an already opened file (for readers of other formats that embed
+// one, and for info). The caller has checked the format.
+Dataset read_dataset(const io::Reader& r, std::string* fingerprint = nullptr);
+
+// Throws fsh::format_error("<where>: ...") unless d is self-consistent: array sizes match
+// M, H, W, C and the class count, labels and groups are in range, parts are valid values.
+void validate_dataset(const Dataset& d, const std::string& where);
 
 }  // namespace fsh

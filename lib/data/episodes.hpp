@@ -1,0 +1,99 @@
+// N-way K-shot Q-query episodes: the sampler and the in-memory form every trainer, adapter and
+// evaluator uses. On disk this is the fsh-episodes format (man 5 fsh-episodes, lib/io/episodes_io).
+//
+// Guarantees:
+// - Episode e is drawn from its own stream, Rng::stream(seed, e): the episodes of a run do not
+//   depend on the thread count, and any subrange [first, first+count) (a shard) is drawn alone
+//   with exactly the values of the full run.
+// - Ordering is class-major: support[e][c*K + k] and query[e][c*Q + q] are images of episode
+//   class c, whose dataset class is classes[e][c]; episode label = c.
+// - Indices point into the source dataset, whose fingerprint the Episodes carry; images come
+//   from that dataset (checked against the fingerprint) or from images embedded in the file.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.hpp"
+
+namespace fsh {
+
+// Which classes episodes are drawn from: one part of a split, or every class ("all").
+enum class PartChoice { all, train, val, test };
+
+// "all" | "train" | "val" | "test"; parse_part_choice throws usage_error on anything else.
+std::string to_string(PartChoice p);
+PartChoice parse_part_choice(const std::string& s);
+
+struct SampleOptions {
+  int64_t n_way = 5;     // N classes per episode
+  int64_t k_shot = 1;    // K support images per class
+  int64_t n_query = 15;  // Q query images per class
+  int64_t count = 100;   // episodes to draw
+  int64_t first = 0;     // index of the first episode (a shard starts here)
+  uint64_t seed = 1;
+  PartChoice part = PartChoice::all;
+};
+
+struct Episodes {
+  int64_t n_way = 0, k_shot = 0, n_query = 0;
+  int64_t first = 0;  // index of episode 0 of this object in its run (0 unless a shard)
+  uint64_t seed = 0;
+  PartChoice part = PartChoice::all;
+  std::vector<int32_t> support;  // [E, N*K] dataset indices, class-major
+  std::vector<int32_t> query;    // [E, N*Q] dataset indices, class-major
+  std::vector<int32_t> classes;  // [E, N] dataset class of each episode class
+
+  // The source dataset: its fingerprint, size M and class names (for display).
+  std::string dataset_fingerprint;
+  int64_t dataset_size = 0;
+  std::vector<std::string> class_names;  // [n_classes] of the dataset; may be empty
+  std::string dataset_path;              // the dataset file as given when sampling; may be ""
+
+  // Embedded images (empty unless embedded): image_index[i] is the dataset index of row i of
+  // images [U, H, W, C]; image_index is sorted ascending and holds every index used.
+  int64_t height = 0, width = 0, channels = 0;
+  std::vector<uint8_t> images;
+  std::vector<int32_t> image_index;
+
+  int64_t count() const { return n_way > 0 ? static_cast<int64_t>(classes.size()) / n_way : 0; }
+  bool embedded() const { return !image_index.empty(); }
+  int64_t support_size() const { return n_way * k_shot; }  // N*K
+  int64_t query_size() const { return n_way * n_query; }   // N*Q
+};
+
+// Draws o.count episodes (numbers o.first ... o.first+o.count-1) from the classes of o.part.
+// Throws usage_error when the part is empty or not split, when N exceeds its classes, or when
+// K+Q exceeds a class's instances (naming the class). `where` names the dataset in messages
+// (and is recorded as its path). `fingerprint`: d's fingerprint when the caller has it ("" =
+// compute it; a pass over the images).
+Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where,
+                         const std::string& fingerprint = "");
+
+// Copies the images the episodes use into e (so the file stands alone). d must be the dataset
+// e was drawn from; only its size is checked here (check_source checks the fingerprint).
+void embed_images(Episodes& e, const Dataset& d);
+
+// Throws format_error unless d is the dataset e was drawn from (same fingerprint and size).
+// `where` names the dataset file in the message.
+void check_source(const Episodes& e, const Dataset& d, const std::string& where);
+
+// The images and labels of one episode, ready for a method.
+struct EpisodeImages {
+  int64_t n_way = 0, k_shot = 0, n_query = 0, height = 0, width = 0, channels = 0;
+  std::vector<uint8_t> support;         // [N*K, H, W, C]
+  std::vector<int32_t> support_labels;  // [N*K] episode labels in [0, N)
+  std::vector<uint8_t> query;           // [N*Q, H, W, C]
+  std::vector<int32_t> query_labels;    // [N*Q]
+};
+
+// Episode i (0-based within e) with images from `d` when given (it must be the source
+// dataset: call check_source once), else from the embedded images (usage_error when there
+// are none).
+EpisodeImages episode_images(const Episodes& e, int64_t i, const Dataset* d = nullptr);
+
+// Throws format_error("<where>: ...") unless e is self-consistent (sizes, index ranges,
+// class-major labels when d is given).
+void validate_episodes(const Episodes& e, const std::string& where);
+
+}  // namespace fsh

@@ -1,0 +1,115 @@
+// fsh-episodes reading and writing over the HDF5 layer (see episodes_io.hpp).
+#include "io/episodes_io.hpp"
+
+#include <filesystem>
+
+#include "io/dataset_io.hpp"
+#include "util/error.hpp"
+
+namespace fsh {
+
+void write_episodes(const Episodes& e, const std::string& path, const Provenance& prov) {
+  validate_episodes(e, path);
+  io::Writer w(path, "fsh-episodes", episodes_format_version, prov);
+  w.attr("/", "n_way", e.n_way);
+  w.attr("/", "k_shot", e.k_shot);
+  w.attr("/", "n_query", e.n_query);
+  w.attr("/", "first", e.first);
+  w.attr("/", "seed", e.seed);
+  w.attr("/", "part", to_string(e.part));
+  w.attr("/", "dataset_fingerprint", e.dataset_fingerprint);
+  w.attr("/", "dataset_size", e.dataset_size);
+  w.attr("/", "dataset_path", e.dataset_path);
+  const int64_t n = e.count();
+  w.attr("/", "count", n);
+  w.put("support", e.support, {n, e.support_size()}, true);
+  w.put("query", e.query, {n, e.query_size()}, true);
+  w.put("classes", e.classes, {n, e.n_way}, true);
+  if (!e.class_names.empty()) w.put_strings("class_names", e.class_names);
+  if (e.embedded()) {
+    const auto u = static_cast<int64_t>(e.image_index.size());
+    w.put("embedded/images", e.images, {u, e.height, e.width, e.channels}, true);
+    w.put("embedded/index", e.image_index, {u}, true);
+  }
+  w.commit();
+}
+
+Episodes read_episodes(const io::Reader& r) {
+  Episodes e;
+  e.n_way = r.attr_int("/", "n_way");
+  e.k_shot = r.attr_int("/", "k_shot");
+  e.n_query = r.attr_int("/", "n_query");
+  e.first = r.has_attr("/", "first") ? r.attr_int("/", "first") : 0;
+  e.seed = r.has_attr("/", "seed") ? r.attr_uint("/", "seed") : 0;
+  e.part = PartChoice::all;
+  if (r.has_attr("/", "part")) {
+    const std::string p = r.attr_string("/", "part");
+    try {
+      e.part = parse_part_choice(p);
+    } catch (const usage_error&) {
+      throw format_error(r.display() + ": attribute part is \"" + p +
+                         "\"; expected train, val, test or all");
+    }
+  }
+  e.dataset_fingerprint = r.attr_string("/", "dataset_fingerprint");
+  e.dataset_size = r.attr_int("/", "dataset_size");
+  if (r.has_attr("/", "dataset_path")) e.dataset_path = r.attr_string("/", "dataset_path");
+  if (e.n_way < 1 || e.k_shot < 1 || e.n_query < 0)
+    throw format_error(r.display() + ": bad episode shape n_way=" + std::to_string(e.n_way) +
+                       " k_shot=" + std::to_string(e.k_shot) + " n_query=" +
+                       std::to_string(e.n_query) + " (need n_way >= 1, k_shot >= 1, n_query >= 0)");
+  io::Shape s;
+  e.classes = r.get_i32("classes", {io::any, e.n_way}, &s);
+  const int64_t n = s[0];
+  if (r.has_attr("/", "count") && r.attr_int("/", "count") != n)
+    throw format_error(r.display() + ": attribute count is " +
+                       std::to_string(r.attr_int("/", "count")) + " but /classes holds " +
+                       std::to_string(n) + " episodes");
+  e.support = r.get_i32("support", {n, e.support_size()});
+  e.query = r.get_i32("query", {n, e.query_size()});
+  if (r.has("class_names")) e.class_names = r.get_strings("class_names");
+  if (r.has("embedded/images") || r.has("embedded/index")) {
+    e.images = r.get_u8("embedded/images", {io::any, io::any, io::any, io::any}, &s);
+    e.height = s[1];
+    e.width = s[2];
+    e.channels = s[3];
+    e.image_index = r.get_i32("embedded/index", {s[0]});
+  }
+  validate_episodes(e, r.display());
+  return e;
+}
+
+Episodes read_episodes(const std::string& path) {
+  io::Reader r(path);
+  r.expect({"fsh-episodes"}, episodes_format_version);
+  return read_episodes(r);
+}
+
+EpisodeSet open_episodes(const std::string& episodes_path, const std::string& dataset_path) {
+  namespace fs = std::filesystem;
+  EpisodeSet set;
+  set.episodes = read_episodes(episodes_path);
+  const Episodes& e = set.episodes;
+  std::string data = dataset_path;
+  if (data.empty() && !e.embedded() && !e.dataset_path.empty() && e.dataset_path != "-" &&
+      e.dataset_path != "<stdin>") {
+    const fs::path recorded(e.dataset_path);
+    const fs::path beside = fs::path(episodes_path).parent_path() / recorded;
+    if (fs::exists(recorded)) data = recorded.string();
+    else if (recorded.is_relative() && fs::exists(beside)) data = beside.string();
+  }
+  if (data.empty()) {
+    if (!e.embedded())
+      throw io_error(episodes_path + ": the images are not embedded and the source dataset \"" +
+                     e.dataset_path + "\" was not found; give the dataset file (or sample " +
+                     "with --embed)");
+    set.source = episodes_path + " (embedded images)";
+    return set;
+  }
+  set.dataset = read_dataset(data);
+  check_source(e, *set.dataset, data + " (for " + episodes_path + ")");
+  set.source = data;
+  return set;
+}
+
+}  // namespace fsh
