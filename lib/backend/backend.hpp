@@ -1,0 +1,159 @@
+// The backend seam (ggml-style): a Backend has a name, says which ops it supports, and hands out
+// the ops for float (the training path) and double (gradient checks). Ops take raw pointers
+// (host or device, the backend's business) plus explicit shapes (backend/shapes.hpp) and never
+// allocate: callers pass workspaces sized by the shape structs. Forward and backward of each op
+// sit side by side in one implementation file. Backward ops OVERWRITE their outputs (they do not
+// accumulate) unless a comment says otherwise. Layout conventions: backend/shapes.hpp.
+// Get a backend from backend/registry.hpp; the CPU backend always exists.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/shapes.hpp"
+
+namespace fsh {
+
+enum class Op {
+  gemm, axpy, conv2d, batch_norm, bn_relu_pool, relu, max_pool, linear, film, softmax_xent,
+  sq_dist, class_means, adam, sgd
+};
+enum class DType { f32, f64 };
+
+template <class T>
+class Kernels {
+ public:
+  virtual ~Kernels() = default;
+
+  // ---- dense linear algebra (row-major) ----------------------------------------------------
+  // C = alpha·op(A)·op(B) + beta·C; op(A): (M, Kd), op(B): (Kd, N), C: (M, N).
+  virtual void gemm(bool trans_a, bool trans_b, int M, int N, int Kd, T alpha, const T* A,
+                    int lda, const T* B, int ldb, T beta, T* C, int ldc) = 0;
+  // y += alpha·x over n elements (θ − α∇L is axpy(n, −α, grad, θ)).
+  virtual void axpy(std::size_t n, T alpha, const T* x, T* y) = 0;
+
+  // ---- convolution: im2col + gemm ---------------------------------------------------------
+  // x: (C, B, H, W); w: (K, C, kh, kw); bias: (K) or null; y: (K, B, Ho, Wo);
+  // work: s.workspace_size() elements.
+  virtual void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y,
+                              T* work) = 0;
+  // dy: (K, B, Ho, Wo) -> dx: (C, B, H, W) (null: not computed), dw: (K, C, kh, kw),
+  // dbias: (K) (null: not computed).
+  virtual void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx,
+                               T* dw, T* dbias, T* work) = 0;
+
+  // ---- batch norm (+ optional fused ReLU) --------------------------------------------------
+  // x: (C, B, HW); gamma, beta: (C); mean, var: (C) biased statistics -- written when s.S > 0
+  // (from the first S rows), read when s.S == 0; xhat: (C, B, HW) kept for backward;
+  // y = gamma·xhat + beta, then max(0, ·) when relu. y may alias x.
+  virtual void batch_norm_forward(const BatchNormShape& s, const T* x, const T* gamma,
+                                  const T* beta, T* mean, T* var, T* xhat, T* y,
+                                  bool relu) = 0;
+  // y: the forward output (only read when relu, for its mask); dy: (C, B, HW) ->
+  // dx: (C, B, HW) (null: not computed; may alias dy), dgamma, dbeta: (C).
+  // Gradient flows through the statistics of the first S rows when s.S > 0.
+  virtual void batch_norm_backward(const BatchNormShape& s, const T* xhat, const T* gamma,
+                                   const T* var, const T* y, const T* dy, T* dx, T* dgamma,
+                                   T* dbeta, bool relu) = 0;
+
+  // ---- fused batch norm -> ReLU -> 2×2 max-pool (the tail of a Conv-4 block) ----------------
+  // The same function as conv bias + batch_norm_forward(relu) + max_pool_forward, in two passes
+  // over x instead of seven, and keeping only the pooled output (backward recomputes x̂ from x).
+  // x: (C, B, H, W) conv output WITHOUT its bias; xbias: (C) the conv bias, added to x first
+  // (null: none); bn.HW = pool.H·pool.W; mean, var: (C) statistics of x + xbias, written or read
+  // as in batch_norm_forward; y: (C, B, Ho, Wo); argmax: (C, B, Ho, Wo).
+  virtual void bn_relu_pool_forward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                                    const T* xbias, const T* gamma, const T* beta, T* mean,
+                                    T* var, T* y, uint8_t* argmax) = 0;
+  // dy: (C, B, Ho, Wo) -> dx: (C, B, H, W) (every element written), dxbias: (C) the conv-bias
+  // gradient (null: not computed), dgamma, dbeta: (C).
+  virtual void bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                                     const T* xbias, const T* gamma, const T* beta,
+                                     const T* mean, const T* var, const T* y,
+                                     const uint8_t* argmax, const T* dy, T* dx, T* dxbias,
+                                     T* dgamma, T* dbeta) = 0;
+
+  // ---- pointwise ----------------------------------------------------------------------------
+  // y = max(0, x) over n elements (y may alias x).
+  virtual void relu_forward(std::size_t n, const T* x, T* y) = 0;
+  // dx = dy where y > 0, else 0 (dx may alias dy).
+  virtual void relu_backward(std::size_t n, const T* y, const T* dy, T* dx) = 0;
+
+  // ---- 2×2 max-pool, stride 2, floor ---------------------------------------------------------
+  // x: (C, B, H, W) -> y: (C, B, Ho, Wo); argmax: (C, B, Ho, Wo) index within the 2×2 window.
+  virtual void max_pool_forward(const PoolShape& s, const T* x, T* y, uint8_t* argmax) = 0;
+  // dy: (C, B, Ho, Wo) -> dx: (C, B, H, W) (every element written).
+  virtual void max_pool_backward(const PoolShape& s, const uint8_t* argmax, const T* dy,
+                                 T* dx) = 0;
+
+  // ---- linear: y = x·Wᵀ + b -------------------------------------------------------------------
+  // x: (B, D); w: (N, D); b: (N) or null; y: (B, N).
+  virtual void linear_forward(int B, int D, int N, const T* x, const T* w, const T* b,
+                              T* y) = 0;
+  // dy: (B, N) -> dx: (B, D) (null: skip), dw: (N, D), db: (N) (null: skip).
+  virtual void linear_backward(int B, int D, int N, const T* x, const T* w, const T* dy, T* dx,
+                               T* dw, T* db) = 0;
+
+  // ---- FiLM: y = x·scale_c + shift_c, per channel ---------------------------------------------
+  // x: (C, B, HW); scale, shift: (C); y: (C, B, HW) (may alias x).
+  virtual void film_forward(int B, int C, int HW, const T* x, const T* scale, const T* shift,
+                            T* y) = 0;
+  // dy -> dx (null: skip; may alias dy), dscale, dshift: (C) (null: skip).
+  virtual void film_backward(int B, int C, int HW, const T* x, const T* scale, const T* dy,
+                             T* dx, T* dscale, T* dshift) = 0;
+
+  // ---- softmax cross-entropy, mean over rows ---------------------------------------------------
+  // logits: (B, N); labels: (B) in [0, N); probs: (B, N) kept for backward; pred: (B) argmax
+  // (null: skip). Returns the mean loss; *correct (if not null) = number of rows pred == label.
+  virtual T softmax_xent_forward(int B, int N, const T* logits, const int32_t* labels, T* probs,
+                                 int32_t* pred, int* correct) = 0;
+  // dlogits = dloss·(probs − onehot(labels))/B.
+  virtual void softmax_xent_backward(int B, int N, const T* probs, const int32_t* labels,
+                                     T dloss, T* dlogits) = 0;
+
+  // ---- squared Euclidean distances ------------------------------------------------------------
+  // a: (M, D); b: (N, D) -> d: (M, N), d_ij = ‖a_i − b_j‖².
+  virtual void sq_dist_forward(int M, int N, int D, const T* a, const T* b, T* d) = 0;
+  // dd: (M, N) -> da: (M, D), db: (N, D) (either may be null).
+  virtual void sq_dist_backward(int M, int N, int D, const T* a, const T* b, const T* dd, T* da,
+                                T* db) = 0;
+
+  // ---- per-class means (prototypes) ------------------------------------------------------------
+  // x: (R, D); labels: (R) in [0, N), every class present -> means: (N, D).
+  virtual void class_means_forward(int R, int D, int N, const T* x, const int32_t* labels,
+                                   T* means) = 0;
+  // dmeans: (N, D) -> dx: (R, D).
+  virtual void class_means_backward(int R, int D, int N, const int32_t* labels,
+                                     const T* dmeans, T* dx) = 0;
+
+  // ---- parameter updates over flat buffers of n elements ---------------------------------------
+  // PyTorch's Adam: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; with t the step after this one
+  // (t ≥ 1): θ −= lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + eps). weight_decay adds wd·θ to g first.
+  virtual void adam_update(std::size_t n, T* theta, const T* grad, T* m, T* v, double lr,
+                           double beta1, double beta2, double eps, double weight_decay,
+                           int64_t t) = 0;
+  // PyTorch's SGD: g += wd·θ; with momentum μ > 0: buf = μ·buf + g (buf = g on the first step),
+  // g = buf; θ −= lr·g. buf may be null when μ == 0.
+  virtual void sgd_update(std::size_t n, T* theta, const T* grad, T* buf, double lr,
+                          double momentum, double weight_decay, bool first_step) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // Whether this backend runs op in precision t; callers fall back to the CPU backend when not.
+  virtual bool supports(Op op, DType t) const = 0;
+  template <class T>
+  Kernels<T>& kernels();
+
+ protected:
+  virtual Kernels<float>& kernels_f32() = 0;
+  virtual Kernels<double>& kernels_f64() = 0;
+};
+
+template <>
+inline Kernels<float>& Backend::kernels<float>() { return kernels_f32(); }
+template <>
+inline Kernels<double>& Backend::kernels<double>() { return kernels_f64(); }
+
+}  // namespace fsh

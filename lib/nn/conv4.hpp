@@ -1,0 +1,148 @@
+// The Conv-4 backbone shared by every method: `depth` (4) blocks of
+// [3×3 conv (padding 1, bias) -> batch norm -> ReLU -> 2×2 max-pool], then flatten.
+// (1, 28, 28) -> 64 features, (3, 84, 84) -> 1600 (hidden 64).
+//
+// Conv4<T> keeps no parameters of its own: they live in a flat buffer described by layout()
+// (names "conv<i>.weight" (K, C, 3, 3), "conv<i>.bias" (K), "bn<i>.gamma" (K), "bn<i>.beta" (K),
+// i = 0..depth-1, in that order), so training, MAML's inner loop and hypernetworks all work on the
+// same buffer. Workspaces grow to the largest batch seen and are then reused: the steady-state
+// forward/backward does no heap allocation. Instantiated for float (training) and double
+// (gradient checks).
+//
+// The per-episode "primary network" that fsh-adapt emits is the same backbone with batch norm
+// folded into the convolutions (conv -> ReLU -> pool) plus a linear head: PrimaryNet below.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "backend/registry.hpp"
+#include "nn/params.hpp"
+#include "util/rng.hpp"
+
+namespace fsh {
+
+struct Conv4Config {
+  int in_channels = 1, height = 28, width = 28;  // input image (C, H, W)
+  int hidden = 64;                                // filters per conv
+  int depth = 4;                                  // number of blocks
+  double bn_eps = 1e-5;
+  // Spatial size after all blocks, and the feature width F = hidden·Hf·Wf.
+  int out_height() const;
+  int out_width() const;
+  int feature_dim() const;
+  // Throws usage_error (with the allowed range) when the input is too small for depth pools.
+  void validate() const;
+};
+
+// Where batch-norm statistics come from.
+enum class BnMode {
+  batch,    // statistics of all B rows of the batch (transductive, as MAML did)
+  support,  // statistics of the first S rows (the support set) applied to all rows
+  fixed     // statistics supplied by the caller; no gradient flows through them
+};
+
+// Per-channel statistics of one batch-norm layer; var is the biased variance (divide by n).
+template <class T>
+struct BnStats {
+  std::vector<T> mean, var;  // (K)
+};
+
+template <class T>
+class Conv4 {
+ public:
+  explicit Conv4(const Conv4Config& cfg, Backend& backend = default_backend());
+
+  const Conv4Config& config() const { return cfg_; }
+  const ParamLayout& layout() const { return layout_; }
+  int feature_dim() const { return cfg_.feature_dim(); }
+
+  // PyTorch's default initialisation, drawn from rng: conv weight and bias ~ U(−1/√fan_in,
+  // 1/√fan_in) (Kaiming-uniform with a = √5); BN gamma = 1, beta = 0.
+  void init(T* params, Rng& rng) const;
+
+  // x: (B, C, H, W) images; params: layout().size() values. mode: see BnMode; support_rows S
+  // (1 ≤ S ≤ B) for BnMode::support; fixed: one BnStats per block for BnMode::fixed.
+  // Returns features (B, F), valid until the next forward.
+  const T* forward(const T* params, const T* x, int batch, BnMode mode, int support_rows = 0,
+                   const std::vector<BnStats<T>>* fixed = nullptr);
+  // dfeatures: (B, F) for the last forward -> grads: layout().size(), OVERWRITTEN;
+  // dx: (B, C, H, W) or null (not computed).
+  void backward(const T* params, const T* dfeatures, T* grads, T* dx = nullptr);
+
+  // The statistics the last forward normalised with, one per block (for folding).
+  const std::vector<BnStats<T>>& stats() const { return stats_; }
+
+ private:
+  void reserve(int batch);
+
+  Conv4Config cfg_;
+  Kernels<T>* k_;
+  ParamLayout layout_;
+  struct Offsets {
+    std::size_t w, b, gamma, beta;  // of conv<i>.weight, conv<i>.bias, bn<i>.gamma, bn<i>.beta
+  };
+  std::vector<Offsets> off_;             // per block
+  int batch_ = 0;
+  int support_rows_ = 0;                 // BN shape S of the last forward (0: fixed stats)
+  std::vector<ConvShape> conv_;          // per block, for the current batch
+  std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
+  std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)
+  std::vector<std::vector<uint8_t>> argmax_;  // per block: pool argmax (K, B, H/2, W/2)
+  std::vector<BnStats<T>> stats_;
+  std::vector<T> out_;                   // last pool output (K, B, Hf, Wf)
+  std::vector<T> features_;              // (B, F)
+  std::vector<T> work_, grad_a_, grad_b_;  // conv workspace and two gradient buffers
+};
+
+extern template class Conv4<float>;
+extern template class Conv4<double>;
+
+// Folds batch norm with statistics (mean, var) and affine (gamma, beta) into the preceding conv:
+// w' = w·γ/√(var+ε), b' = (b − μ)·γ/√(var+ε) + β, per output channel k.
+// w, w_out: (K, per_filter); b, b_out, gamma, beta, mean, var: (K). Outputs may alias inputs.
+template <class T>
+void fold_batch_norm(int K, int per_filter, const T* w, const T* b, const T* gamma,
+                     const T* beta, const T* mean, const T* var, double eps, T* w_out,
+                     T* b_out);
+
+// A standalone primary network: Conv-4 with batch norm folded away
+// (depth × [conv 3×3 pad 1 + bias -> ReLU -> 2×2 max-pool]) -> flatten -> linear head.
+// Parameters (flat, layout(cfg, N)): "conv<i>.weight" (K, C, 3, 3), "conv<i>.bias" (K),
+// "head.weight" (N, F), "head.bias" (N).
+template <class T>
+class PrimaryNet {
+ public:
+  PrimaryNet(const Conv4Config& cfg, int ways, Backend& backend = default_backend());
+  static ParamLayout layout(const Conv4Config& cfg, int ways);
+  const ParamLayout& layout() const { return layout_; }
+
+  // Writes the backbone part of primary (conv<i>.weight/bias) from Conv-4 parameters
+  // conv4_params (Conv4 layout) and per-block statistics; the head is left as it is.
+  void fold_from(const T* conv4_params, const std::vector<BnStats<T>>& stats, T* primary) const;
+
+  // x: (B, C, H, W) -> logits (B, N), valid until the next call. Each row is computed on its
+  // own (no batch statistics), so results do not depend on what else is in the batch.
+  const T* forward(const T* primary, const T* x, int batch);
+  // Features (B, F) of the last forward (the head's input).
+  const T* features() const { return features_.data(); }
+
+ private:
+  Conv4Config cfg_;
+  int ways_;
+  Kernels<T>* k_;
+  ParamLayout layout_;
+  std::vector<std::size_t> w_off_, b_off_;  // per block: conv<i>.weight, conv<i>.bias
+  std::vector<T> a_, b_, work_, features_, logits_;
+  std::vector<uint8_t> argmax_;
+};
+
+extern template class PrimaryNet<float>;
+extern template class PrimaryNet<double>;
+
+// Convenience for tools and tests: logits (B, N) of a primary network (allocates).
+template <class T>
+std::vector<T> primary_forward(const Conv4Config& cfg, int ways, const T* primary, const T* x,
+                               int batch);
+
+}  // namespace fsh

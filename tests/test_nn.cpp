@@ -1,0 +1,222 @@
+// Tests of lib/nn: the flat parameter layout, Conv-4 (+ the ProtoNet loss) gradients against
+// central finite differences in double precision in all three batch-norm modes, batch-norm
+// folding (the folded primary network equals batch norm with supplied statistics), isolation of
+// query rows under support statistics, and workspace reuse across batch sizes.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "backend/registry.hpp"
+#include "nn/conv4.hpp"
+#include "nn/params.hpp"
+#include "test_nn_gradcheck.hpp"
+#include "test_nn_protonet.hpp"
+#include "util/error.hpp"
+
+using fsh::test::check_gradient;
+using fsh::test::random_vector;
+using V = std::vector<double>;
+
+using fsh::test::protonet_loss;
+
+TEST_CASE("ParamLayout: named views over one flat buffer") {
+  fsh::ParamLayout l;
+  CHECK(l.add("a", {2, 3}) == 0);
+  CHECK(l.add("b", {4}) == 6);
+  CHECK(l.size() == 10);
+  CHECK(l.at("b").offset == 6);
+  CHECK(l.at("a").shape == std::vector<int>{2, 3});
+  CHECK_THROWS_AS(l.add("a", {1}), fsh::usage_error);
+  CHECK_THROWS_AS(l.add("c", {0, 2}), fsh::usage_error);
+  CHECK_THROWS_AS(l.at("zzz"), fsh::usage_error);
+  fsh::ParamSet<float> p(l);
+  p.value("b")[1] = 5;
+  CHECK(p.values()[7] == 5);
+  p.grad("a")[0] = 1;
+  p.zero_grads();
+  CHECK(p.grads()[0] == 0);
+}
+
+TEST_CASE("Conv-4 shapes and seeded initialisation") {
+  fsh::Conv4Config omni;
+  CHECK(omni.feature_dim() == 64);
+  fsh::Conv4Config mini;
+  mini.in_channels = 3;
+  mini.height = mini.width = 84;
+  CHECK(mini.feature_dim() == 1600);
+  fsh::Conv4<float> net(omni);
+  CHECK(net.layout().at("conv0.weight").shape == std::vector<int>{64, 1, 3, 3});
+  CHECK(net.layout().at("bn3.beta").offset + 64 == net.layout().size());
+  std::vector<float> p1(net.layout().size()), p2(p1.size());
+  fsh::Rng r1(7), r2(7);
+  net.init(p1.data(), r1);
+  net.init(p2.data(), r2);
+  CHECK(p1 == p2);
+  const auto& w = net.layout().at("conv1.weight");
+  const float bound = 1.0f / std::sqrt(64.0f * 9.0f);
+  double mean = 0;
+  for (std::size_t i = 0; i < w.size; ++i) {
+    CHECK(std::abs(p1[w.offset + i]) <= bound);
+    mean += p1[w.offset + i];
+  }
+  CHECK(std::abs(mean / w.size) < 0.05 * bound);
+  CHECK(p1[net.layout().at("bn2.gamma").offset] == 1.0f);
+  fsh::Conv4Config tiny = omni;
+  tiny.height = 15;
+  CHECK_THROWS_AS(tiny.validate(), fsh::usage_error);
+}
+
+TEST_CASE("Conv-4 + ProtoNet loss: parameter and input gradients match finite differences") {
+  fsh::Conv4Config cfg;
+  cfg.height = cfg.width = 16;
+  cfg.hidden = 4;
+  const int N = 2, K = 2, Qn = 2;
+  const int B = N * (K + Qn);
+  std::vector<int32_t> support = {0, 0, 1, 1}, query = {0, 0, 1, 1};
+  fsh::Conv4<double> net(cfg);
+  const int F = net.feature_dim();
+  fsh::Rng rng(11);
+  V params(net.layout().size());
+  net.init(params.data(), rng);
+  // Non-trivial batch-norm affine parameters so their gradients are exercised.
+  for (int i = 0; i < cfg.depth; ++i) {
+    const auto& g = net.layout().at("bn" + std::to_string(i) + ".gamma");
+    const auto& b = net.layout().at("bn" + std::to_string(i) + ".beta");
+    for (std::size_t j = 0; j < g.size; ++j) {
+      params[g.offset + j] = 0.7 + 0.6 * rng.uniform();
+      params[b.offset + j] = 0.2 * (rng.uniform() - 0.5);
+    }
+  }
+  V x = random_vector(std::size_t(B) * 16 * 16, rng, 0, 1);
+
+  // Statistics for the fixed mode: those of a support-mode pass, then held constant.
+  net.forward(params.data(), x.data(), B, fsh::BnMode::support, N * K);
+  const std::vector<fsh::BnStats<double>> fixed = net.stats();
+
+  for (auto mode : {fsh::BnMode::batch, fsh::BnMode::support, fsh::BnMode::fixed}) {
+    CAPTURE(int(mode));
+    auto loss = [&] {
+      const double* f = net.forward(params.data(), x.data(), B, mode, N * K, &fixed);
+      return protonet_loss<double>(N, F, support, query, f, nullptr);
+    };
+    const double* f = net.forward(params.data(), x.data(), B, mode, N * K, &fixed);
+    V dfeat(std::size_t(B) * F), grads(params.size()), dx(x.size());
+    protonet_loss<double>(N, F, support, query, f, dfeat.data());
+    net.backward(params.data(), dfeat.data(), grads.data(), dx.data());
+    check_gradient("Conv-4 parameters", params, loss, grads, 1000);
+    check_gradient("Conv-4 input", x, loss, dx, 200);
+  }
+}
+
+TEST_CASE("support statistics: a query's features do not depend on the other queries") {
+  fsh::Conv4Config cfg;
+  cfg.hidden = 8;
+  fsh::Conv4<double> net(cfg);
+  fsh::Rng rng(12);
+  V params(net.layout().size());
+  net.init(params.data(), rng);
+  const int B = 6, S = 3, P = 28 * 28, F = net.feature_dim();
+  V x = random_vector(std::size_t(B) * P, rng, 0, 1);
+  const double* f = net.forward(params.data(), x.data(), B, fsh::BnMode::support, S);
+  V before(f, f + std::size_t(B) * F);
+  for (int p = 0; p < P; ++p) x[5 * P + p] = rng.uniform();  // change the last query only
+  f = net.forward(params.data(), x.data(), B, fsh::BnMode::support, S);
+  for (int i = 0; i < 5 * F; ++i) CHECK(f[i] == before[i]);
+  bool changed = false;
+  for (int i = 5 * F; i < 6 * F; ++i) changed |= f[i] != before[i];
+  CHECK(changed);
+  // With batch statistics every row sees the change.
+  f = net.forward(params.data(), x.data(), B, fsh::BnMode::batch);
+  V batch_stats(f, f + std::size_t(B) * F);
+  for (int p = 0; p < P; ++p) x[5 * P + p] = rng.uniform();
+  f = net.forward(params.data(), x.data(), B, fsh::BnMode::batch);
+  CHECK(f[0] != batch_stats[0]);
+  CHECK_THROWS_AS(net.forward(params.data(), x.data(), B, fsh::BnMode::support, 0),
+                  fsh::usage_error);
+  CHECK_THROWS_AS(net.forward(params.data(), x.data(), B, fsh::BnMode::fixed), fsh::usage_error);
+}
+
+template <class T>
+void fold_case(double tol) {
+  fsh::Conv4Config cfg;
+  cfg.hidden = 16;
+  fsh::Conv4<T> net(cfg);
+  fsh::Rng rng(13);
+  std::vector<T> params(net.layout().size());
+  net.init(params.data(), rng);
+  for (int i = 0; i < cfg.depth; ++i) {
+    const auto& g = net.layout().at("bn" + std::to_string(i) + ".gamma");
+    const auto& b = net.layout().at("bn" + std::to_string(i) + ".beta");
+    for (std::size_t j = 0; j < g.size; ++j) {
+      params[g.offset + j] = T(0.5 + rng.uniform());
+      params[b.offset + j] = T(rng.uniform() - 0.5);
+    }
+  }
+  const int S = 5, B = 9, P = 28 * 28, F = net.feature_dim();
+  std::vector<T> x(std::size_t(B) * P);
+  for (auto& v : x) v = T(rng.uniform());
+  // Support statistics from the first S rows...
+  net.forward(params.data(), x.data(), B, fsh::BnMode::support, S);
+  const auto stats = net.stats();
+  // ... applied as fixed statistics ...
+  const T* f = net.forward(params.data(), x.data(), B, fsh::BnMode::fixed, 0, &stats);
+  std::vector<T> ref(f, f + std::size_t(B) * F);
+  // ... equal the folded primary network (conv -> ReLU -> pool, no batch norm).
+  fsh::PrimaryNet<T> primary(cfg, 3);
+  std::vector<T> pp(primary.layout().size(), T(0));
+  primary.fold_from(params.data(), stats, pp.data());
+  const T* logits = primary.forward(pp.data(), x.data(), B);
+  double worst = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i)
+    worst = std::max(worst, std::abs(double(primary.features()[i]) - double(ref[i])) /
+                                (1 + std::abs(double(ref[i]))));
+  INFO("worst relative difference " << worst);
+  CHECK(worst <= tol);
+  // Head: logits = features·Wᵀ + b.
+  const auto& hw = primary.layout().at("head.weight");
+  const auto& hb = primary.layout().at("head.bias");
+  for (std::size_t j = 0; j < hw.size; ++j) pp[hw.offset + j] = T(rng.uniform() - 0.5);
+  for (std::size_t j = 0; j < hb.size; ++j) pp[hb.offset + j] = T(rng.uniform() - 0.5);
+  logits = primary.forward(pp.data(), x.data(), B);
+  double l = pp[hb.offset + 2];
+  for (int j = 0; j < F; ++j) l += double(pp[hw.offset + 2 * F + j]) * double(ref[4 * F + j]);
+  CHECK(double(logits[4 * 3 + 2]) == doctest::Approx(l).epsilon(tol * 10));
+  std::vector<T> again = fsh::primary_forward<T>(cfg, 3, pp.data(), x.data(), B);
+  CHECK(std::equal(again.begin(), again.end(), logits));
+}
+
+TEST_CASE("batch-norm folding: primary network == Conv-4 with the supplied statistics") {
+  // Double: only rounding differs (1e-12). Float: w·γ/σ rounded once vs BN applied after the
+  // conv; features are O(1), so 1e-5 relative bounds a few float ulps through four layers.
+  fold_case<double>(1e-12);
+  fold_case<float>(1e-5);
+  // The per-layer formula by hand: w' = w·γ/√(var+ε), b' = (b−μ)·γ/√(var+ε) + β.
+  double w[2] = {1.0, -2.0}, b = 0.5, g = 3.0, be = 0.25, mu = 1.5, var = 4.0 - 1e-5;
+  double wo[2], bo;
+  fsh::fold_batch_norm<double>(1, 2, w, &b, &g, &be, &mu, &var, 1e-5, wo, &bo);
+  CHECK(wo[0] == doctest::Approx(1.5));
+  CHECK(wo[1] == doctest::Approx(-3.0));
+  CHECK(bo == doctest::Approx(-1.25));
+}
+
+TEST_CASE("workspaces: results do not depend on earlier, larger or smaller batches") {
+  fsh::Conv4Config cfg;
+  cfg.hidden = 8;
+  fsh::Rng rng(14);
+  fsh::Conv4<float> a(cfg), b(cfg);
+  std::vector<float> params(a.layout().size());
+  a.init(params.data(), rng);
+  std::vector<float> x(std::size_t(12) * 784);
+  for (auto& v : x) v = float(rng.uniform());
+  std::vector<float> df(std::size_t(5) * a.feature_dim()), ga(params.size()), gb(params.size());
+  for (auto& v : df) v = float(rng.uniform() - 0.5);
+  a.forward(params.data(), x.data(), 12, fsh::BnMode::batch);  // grow to 12 rows first
+  const float* fa = a.forward(params.data(), x.data(), 5, fsh::BnMode::batch);
+  std::vector<float> va(fa, fa + 5 * a.feature_dim());
+  a.backward(params.data(), df.data(), ga.data());
+  const float* fb = b.forward(params.data(), x.data(), 5, fsh::BnMode::batch);
+  b.backward(params.data(), df.data(), gb.data());
+  CHECK(std::equal(va.begin(), va.end(), fb));
+  CHECK(ga == gb);
+}
