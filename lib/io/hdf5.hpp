@@ -16,6 +16,9 @@
 //   open/read/write) or fsh::format_error (the content does not follow the format), whose
 //   message names the file and the dataset or attribute.
 //
+// Threads: Debian's HDF5 is the serial (not thread-safe) build; use Readers and Writers from
+// one thread at a time (read everything up front, then work in parallel).
+//
 // Names are HDF5 paths relative to the root ("images", "provenance/inputs"); parent groups are
 // created on demand by the Writer. Arrays are row-major; a shape is a vector of extents.
 #pragma once
