@@ -346,3 +346,110 @@ TEST_CASE("the registry always has the CPU backend") {
   fsh::set_threads(0);
   CHECK(fsh::threads() >= 1);
 }
+
+TEST_CASE("fused batch norm -> ReLU -> max-pool equals the separate ops; gradients") {
+  // Odd H and W (7×5): the dropped last row/column still gets the statistics' gradient.
+  const int B = 4, C = 3, H = 7, W = 5;
+  const std::size_t n = std::size_t(B) * C * H * W;
+  fsh::PoolShape ps{B, C, H, W};
+  for (int S : {B, 2, 0}) {
+    CAPTURE(S);
+    fsh::Rng rng(70 + S);
+    fsh::BatchNormShape bs{B, C, H * W, S, 1e-5};
+    V x = random_vector(n, rng, -2, 2), xb = random_vector(C, rng),
+      gamma = random_vector(C, rng, 0.5, 1.5), beta = random_vector(C, rng, -0.3, 0.3);
+    gamma[1] = -gamma[1];  // a negative scale reverses which input wins a window
+    V mean = random_vector(C, rng), var = random_vector(C, rng, 0.5, 2);
+    V r = random_vector(ps.y_size(), rng), y(ps.y_size());
+    std::vector<uint8_t> arg(ps.y_size());
+    auto loss = [&] {
+      K64().bn_relu_pool_forward(bs, ps, x.data(), xb.data(), gamma.data(), beta.data(),
+                                 mean.data(), var.data(), y.data(), arg.data());
+      return dot(r, y.data());
+    };
+    loss();
+    // Reference: bias, then the separate batch-norm (+ReLU) and pool ops.
+    V xin = x, mean2 = mean, var2 = var, xhat(n), act(n), yref(ps.y_size());
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < B * H * W; ++p) xin[c * B * H * W + p] += xb[c];
+    std::vector<uint8_t> arg2(ps.y_size());
+    K64().batch_norm_forward(bs, xin.data(), gamma.data(), beta.data(), mean2.data(), var2.data(),
+                             xhat.data(), act.data(), true);
+    K64().max_pool_forward(ps, act.data(), yref.data(), arg2.data());
+    check_close(y, yref, 1e-12, "fused forward vs separate ops");
+    check_close(mean, mean2, 1e-12, "fused statistics: mean");
+    check_close(var, var2, 1e-12, "fused statistics: var");
+
+    V dx(n), dxb(C), dgamma(C), dbeta(C);
+    K64().bn_relu_pool_backward(bs, ps, x.data(), xb.data(), gamma.data(), beta.data(),
+                                mean.data(), var.data(), y.data(), arg.data(), r.data(),
+                                dx.data(), dxb.data(), dgamma.data(), dbeta.data());
+    check_gradient("fused dx", x, loss, dx);
+    check_gradient("fused dxbias", xb, loss, dxb);
+    check_gradient("fused dgamma", gamma, loss, dgamma);
+    check_gradient("fused dbeta", beta, loss, dbeta);
+  }
+}
+
+TEST_CASE("the kernels' own parallel loops give the same bits with 1 and 2 threads") {
+  const int B = 6, C = 8, H = 10, W = 10;
+  fsh::PoolShape ps{B, C, H, W};
+  fsh::BatchNormShape bs{B, C, H * W, 4, 1e-5};
+  fsh::ConvShape cs;
+  cs.B = B; cs.C = C; cs.H = H; cs.W = W; cs.K = C; cs.kh = 3; cs.kw = 3; cs.stride = 1; cs.pad = 1;
+  fsh::Rng rng(80);
+  V x = random_vector(cs.x_size(), rng), w = random_vector(cs.w_size(), rng),
+    xb = random_vector(C, rng), gamma = random_vector(C, rng, 0.5, 1.5),
+    beta = random_vector(C, rng), dy = random_vector(ps.y_size(), rng);
+  auto run = [&](int threads) {
+    fsh::set_threads(threads);
+    V y(cs.y_size()), work(cs.workspace_size()), mean(C), var(C), pooled(ps.y_size()),
+      dconv(cs.y_size()), dxb(C), dg(C), db(C), dx(cs.x_size()), dw(cs.w_size());
+    std::vector<uint8_t> arg(ps.y_size());
+    K64().conv2d_forward(cs, x.data(), w.data(), nullptr, y.data(), work.data());
+    K64().bn_relu_pool_forward(bs, ps, y.data(), xb.data(), gamma.data(), beta.data(),
+                               mean.data(), var.data(), pooled.data(), arg.data());
+    K64().bn_relu_pool_backward(bs, ps, y.data(), xb.data(), gamma.data(), beta.data(),
+                                mean.data(), var.data(), pooled.data(), arg.data(), dy.data(),
+                                dconv.data(), dxb.data(), dg.data(), db.data());
+    K64().conv2d_backward(cs, x.data(), w.data(), dconv.data(), dx.data(), dw.data(), nullptr,
+                          work.data());
+    V all = pooled;
+    for (const V* v : {&dconv, &dxb, &dg, &db, &dx}) all.insert(all.end(), v->begin(), v->end());
+    return all;
+  };
+  V one = run(1), two = run(2);
+  fsh::set_threads(0);
+  CHECK(one == two);
+}
+
+TEST_CASE("fused batch norm -> ReLU -> max-pool backward with gamma = 0") {
+  // γ = 0 makes every window a tie (v = β); the top-left input wins, and dgamma must still be
+  // Σ dy·x̂ over the winners (the path that reads x̂ from x rather than from y).
+  const int B = 3, C = 1, H = 4, W = 4;
+  fsh::PoolShape ps{B, C, H, W};
+  fsh::BatchNormShape bs{B, C, H * W, B, 1e-5};
+  fsh::Rng rng(90);
+  V x = random_vector(std::size_t(B) * H * W, rng), gamma = {0.0}, beta = {0.5}, mean(1), var(1),
+    y(ps.y_size()), dy = random_vector(ps.y_size(), rng), dx(x.size()), dxb(1), dg(1), db(1);
+  std::vector<uint8_t> arg(ps.y_size());
+  K64().bn_relu_pool_forward(bs, ps, x.data(), nullptr, gamma.data(), beta.data(), mean.data(),
+                             var.data(), y.data(), arg.data());
+  K64().bn_relu_pool_backward(bs, ps, x.data(), nullptr, gamma.data(), beta.data(), mean.data(),
+                              var.data(), y.data(), arg.data(), dy.data(), dx.data(), dxb.data(),
+                              dg.data(), db.data());
+  double ref_g = 0, ref_b = 0;
+  for (int b = 0; b < B; ++b)
+    for (int oh = 0; oh < 2; ++oh)
+      for (int ow = 0; ow < 2; ++ow) {
+        const int q = (b * 2 + oh) * 2 + ow;
+        CHECK(y[q] == 0.5);
+        CHECK(arg[q] == 0);
+        const double xv = x[(b * H + 2 * oh) * W + 2 * ow];
+        ref_g += dy[q] * (xv - mean[0]) / std::sqrt(var[0] + 1e-5);
+        ref_b += dy[q];
+      }
+  CHECK(dg[0] == doctest::Approx(ref_g).epsilon(1e-12));
+  CHECK(db[0] == doctest::Approx(ref_b).epsilon(1e-12));
+  for (double v : dx) CHECK(v == 0.0);  // γ = 0: nothing reaches x
+}

@@ -11,42 +11,14 @@
 #include "nn/conv4.hpp"
 #include "nn/params.hpp"
 #include "test_nn_gradcheck.hpp"
+#include "test_nn_protonet.hpp"
 #include "util/error.hpp"
 
 using fsh::test::check_gradient;
 using fsh::test::random_vector;
 using V = std::vector<double>;
 
-namespace {
-
-// The ProtoNet loss of an episode whose first N·K rows are the support set (labels
-// support_labels) and the rest queries (query_labels): prototypes = class means of support
-// features, logits = −‖q − p‖², mean softmax cross-entropy. Returns the loss; when dfeat is not
-// null, writes dL/dfeatures: (B, F).
-double protonet_loss(int N, int F, const std::vector<int32_t>& support_labels,
-                     const std::vector<int32_t>& query_labels, const double* feat,
-                     double* dfeat) {
-  auto& k = fsh::cpu_backend().kernels<double>();
-  const int S = int(support_labels.size()), Q = int(query_labels.size());
-  V protos(N * F), d(Q * N), probs(Q * N);
-  k.class_means_forward(S, F, N, feat, support_labels.data(), protos.data());
-  const double* q = feat + std::size_t(S) * F;
-  k.sq_dist_forward(Q, N, F, q, protos.data(), d.data());
-  for (auto& v : d) v = -v;
-  double loss =
-      k.softmax_xent_forward(Q, N, d.data(), query_labels.data(), probs.data(), nullptr, nullptr);
-  if (dfeat) {
-    V dlogits(Q * N), dprotos(N * F);
-    k.softmax_xent_backward(Q, N, probs.data(), query_labels.data(), 1.0, dlogits.data());
-    for (auto& v : dlogits) v = -v;
-    k.sq_dist_backward(Q, N, F, q, protos.data(), dlogits.data(), dfeat + std::size_t(S) * F,
-                       dprotos.data());
-    k.class_means_backward(S, F, N, support_labels.data(), dprotos.data(), dfeat);
-  }
-  return loss;
-}
-
-}  // namespace
+using fsh::test::protonet_loss;
 
 TEST_CASE("ParamLayout: named views over one flat buffer") {
   fsh::ParamLayout l;
@@ -126,11 +98,11 @@ TEST_CASE("Conv-4 + ProtoNet loss: parameter and input gradients match finite di
     CAPTURE(int(mode));
     auto loss = [&] {
       const double* f = net.forward(params.data(), x.data(), B, mode, N * K, &fixed);
-      return protonet_loss(N, F, support, query, f, nullptr);
+      return protonet_loss<double>(N, F, support, query, f, nullptr);
     };
     const double* f = net.forward(params.data(), x.data(), B, mode, N * K, &fixed);
     V dfeat(std::size_t(B) * F), grads(params.size()), dx(x.size());
-    protonet_loss(N, F, support, query, f, dfeat.data());
+    protonet_loss<double>(N, F, support, query, f, dfeat.data());
     net.backward(params.data(), dfeat.data(), grads.data(), dx.data());
     check_gradient("Conv-4 parameters", params, loss, grads, 1000);
     check_gradient("Conv-4 input", x, loss, dx, 200);

@@ -14,8 +14,8 @@
 namespace fsh {
 
 enum class Op {
-  gemm, axpy, conv2d, batch_norm, relu, max_pool, linear, film, softmax_xent, sq_dist,
-  class_means, adam, sgd
+  gemm, axpy, conv2d, batch_norm, bn_relu_pool, relu, max_pool, linear, film, softmax_xent,
+  sq_dist, class_means, adam, sgd
 };
 enum class DType { f32, f64 };
 
@@ -54,6 +54,23 @@ class Kernels {
   virtual void batch_norm_backward(const BatchNormShape& s, const T* xhat, const T* gamma,
                                    const T* var, const T* y, const T* dy, T* dx, T* dgamma,
                                    T* dbeta, bool relu) = 0;
+
+  // ---- fused batch norm -> ReLU -> 2×2 max-pool (the tail of a Conv-4 block) ----------------
+  // The same function as conv bias + batch_norm_forward(relu) + max_pool_forward, in two passes
+  // over x instead of seven, and keeping only the pooled output (backward recomputes x̂ from x).
+  // x: (C, B, H, W) conv output WITHOUT its bias; xbias: (C) the conv bias, added to x first
+  // (null: none); bn.HW = pool.H·pool.W; mean, var: (C) statistics of x + xbias, written or read
+  // as in batch_norm_forward; y: (C, B, Ho, Wo); argmax: (C, B, Ho, Wo).
+  virtual void bn_relu_pool_forward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                                    const T* xbias, const T* gamma, const T* beta, T* mean,
+                                    T* var, T* y, uint8_t* argmax) = 0;
+  // dy: (C, B, Ho, Wo) -> dx: (C, B, H, W) (every element written), dxbias: (C) the conv-bias
+  // gradient (null: not computed), dgamma, dbeta: (C).
+  virtual void bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                                     const T* xbias, const T* gamma, const T* beta,
+                                     const T* mean, const T* var, const T* y,
+                                     const uint8_t* argmax, const T* dy, T* dx, T* dxbias,
+                                     T* dgamma, T* dbeta) = 0;
 
   // ---- pointwise ----------------------------------------------------------------------------
   // y = max(0, x) over n elements (y may alias x).

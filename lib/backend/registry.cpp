@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "backend/cpu/cpu_backend.hpp"
+#include "backend/cpu/parallel.hpp"
 #include "util/error.hpp"
 
 namespace fsh {
@@ -33,6 +34,7 @@ void set_threads(int n) {
   int hw = static_cast<int>(std::thread::hardware_concurrency());
   g_threads = n == 0 ? (hw > 0 ? hw : 1) : n;
   openblas_set_num_threads(g_threads);
+  detail::set_pool_threads(g_threads);
 }
 
 int threads() {

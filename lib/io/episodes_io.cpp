@@ -21,6 +21,7 @@ void write_episodes(const Episodes& e, const std::string& path, const Provenance
   w.attr("/", "dataset_size", e.dataset_size);
   w.attr("/", "dataset_path", e.dataset_path);
   const int64_t n = e.count();
+  w.attr("/", "count", n);
   w.put("support", e.support, {n, e.support_size()}, true);
   w.put("query", e.query, {n, e.query_size()}, true);
   w.put("classes", e.classes, {n, e.n_way}, true);
@@ -60,6 +61,10 @@ Episodes read_episodes(const io::Reader& r) {
   io::Shape s;
   e.classes = r.get_i32("classes", {io::any, e.n_way}, &s);
   const int64_t n = s[0];
+  if (r.has_attr("/", "count") && r.attr_int("/", "count") != n)
+    throw format_error(r.display() + ": attribute count is " +
+                       std::to_string(r.attr_int("/", "count")) + " but /classes holds " +
+                       std::to_string(n) + " episodes");
   e.support = r.get_i32("support", {n, e.support_size()});
   e.query = r.get_i32("query", {n, e.query_size()});
   if (r.has("class_names")) e.class_names = r.get_strings("class_names");
@@ -90,8 +95,10 @@ EpisodeSet open_episodes(const std::string& episodes_path, const std::string& da
       e.dataset_path != "<stdin>") {
     const fs::path recorded(e.dataset_path);
     const fs::path beside = fs::path(episodes_path).parent_path() / recorded;
-    if (fs::exists(recorded)) data = recorded.string();
-    else if (recorded.is_relative() && fs::exists(beside)) data = beside.string();
+    if (fs::exists(recorded))
+      data = recorded.string();
+    else if (recorded.is_relative() && fs::exists(beside))
+      data = beside.string();
   }
   if (data.empty()) {
     if (!e.embedded())

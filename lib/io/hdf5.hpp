@@ -3,7 +3,7 @@
 //
 // What it guarantees:
 // - Paths: "-" reads a whole HDF5 file from stdin (opened in memory as a file image) or writes
-//   one to stdout. Anything else is a file path.
+//   one to stdout (refused when that is a terminal). Anything else is a file path.
 // - Every file carries root attributes fsh_format (string) and fsh_format_version (integer), and
 //   a /provenance group (tool, version, command_line, seed, inputs): man 5 fsh-formats.
 // - Writes are atomic: the file is built under a temporary name in the destination folder and
@@ -15,6 +15,9 @@
 // - HDF5's own error printing is silenced; every failure becomes one fsh::io_error (could not
 //   open/read/write) or fsh::format_error (the content does not follow the format), whose
 //   message names the file and the dataset or attribute.
+//
+// Threads: Debian's HDF5 is the serial (not thread-safe) build; use Readers and Writers from
+// one thread at a time (read everything up front, then work in parallel).
 //
 // Names are HDF5 paths relative to the root ("images", "provenance/inputs"); parent groups are
 // created on demand by the Writer. Arrays are row-major; a shape is a vector of extents.
@@ -28,17 +31,17 @@ namespace fsh {
 
 // How a file was made (stored in every file's /provenance group; see man 5 fsh-formats).
 struct Provenance {
-  std::string tool;                 // e.g. "fsh-episodes import"
-  std::string version;              // fsh version
-  std::string command_line;         // full command line, "" with --no-provenance
+  std::string tool;          // e.g. "fsh-episodes import"
+  std::string version;       // fsh version
+  std::string command_line;  // full command line, "" with --no-provenance
   uint64_t seed = 0;
   std::vector<std::string> inputs;  // input paths (and their fingerprints where known)
 };
 
 // A Provenance for `tool` (e.g. "fsh-episodes sample") with this build's version.
 // command_line: the full command line, or "" under --no-provenance.
-Provenance make_provenance(const std::string& tool, const std::string& command_line,
-                           uint64_t seed, const std::vector<std::string>& inputs);
+Provenance make_provenance(const std::string& tool, const std::string& command_line, uint64_t seed,
+                           const std::vector<std::string>& inputs);
 
 namespace io {
 
@@ -79,7 +82,8 @@ class Writer {
   // Creates an (empty) group; put() also creates parents on demand.
   void group(const std::string& name);
 
-  // Scalar attributes on an object ("" or "/" = the root group, else a group or dataset name).
+  // Scalar attributes on an object ("" or "/" = the root group, else a group or dataset name;
+  // a name that does not exist yet is created as a group). Rewriting an attribute replaces it.
   void attr(const std::string& object, const std::string& name, const std::string& value);
   void attr(const std::string& object, const std::string& name, const char* value);
   void attr(const std::string& object, const std::string& name, int64_t value);
@@ -118,8 +122,8 @@ class Reader {
   // "x.h5: not an fsh-dataset file (fsh_format is "fsh-episodes")".
   void expect(const std::vector<std::string>& formats, int64_t max_version) const;
 
-  bool has(const std::string& name) const;       // a dataset or group of that name exists
-  Shape shape(const std::string& name) const;    // of a dataset (format_error if missing)
+  bool has(const std::string& name) const;     // a dataset or group of that name exists
+  Shape shape(const std::string& name) const;  // of a dataset (format_error if missing)
   Kind kind(const std::string& name) const;
 
   // Reads a whole dataset, converted to T. Integer T accepts integer datasets of any width

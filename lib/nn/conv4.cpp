@@ -103,8 +103,7 @@ Conv4<T>::Conv4(const Conv4Config& cfg, Backend& backend)
     : cfg_(cfg), k_(&backend.kernels<T>()), layout_((cfg.validate(), conv4_layout(cfg))) {
   conv_.resize(cfg_.depth);
   act_.resize(cfg_.depth);
-  xhat_.resize(cfg_.depth);
-  relu_.resize(cfg_.depth);
+  conv_out_.resize(cfg_.depth);
   argmax_.resize(cfg_.depth);
   stats_.resize(cfg_.depth);
   for (int i = 0; i < cfg_.depth; ++i)
@@ -142,8 +141,7 @@ void Conv4<T>::reserve(int batch) {
   for (int i = 0; i < cfg_.depth; ++i) {
     conv_[i] = block_conv(cfg_, i, batch);
     grow(act_[i], conv_[i].x_size());
-    grow(xhat_[i], conv_[i].y_size());
-    grow(relu_[i], conv_[i].y_size());
+    grow(conv_out_[i], conv_[i].y_size());
     grow(argmax_[i], block_pool(cfg_, i, batch).y_size());
     largest = std::max(largest, conv_[i].y_size());
     work = std::max(work, conv_[i].workspace_size());
@@ -172,7 +170,6 @@ const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, 
                           std::to_string(cfg_.hidden) + " channels");
   }
   reserve(batch);
-  mode_ = mode;
   support_rows_ = mode == BnMode::batch ? batch : mode == BnMode::support ? support_rows : 0;
 
   rows_to_channels(batch, cfg_.in_channels, cfg_.height * cfg_.width, x, act_[0].data());
@@ -182,17 +179,17 @@ const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, 
     const T* b = params + off_[i].b;
     const T* gamma = params + off_[i].gamma;
     const T* beta = params + off_[i].beta;
-    k_->conv2d_forward(cs, act_[i].data(), w, b, xhat_[i].data(), work_.data());
+    // The conv bias is added inside the fused batch-norm op (it only shifts the statistics).
+    k_->conv2d_forward(cs, act_[i].data(), w, nullptr, conv_out_[i].data(), work_.data());
     if (mode == BnMode::fixed) {
       std::copy((*fixed)[i].mean.begin(), (*fixed)[i].mean.end(), stats_[i].mean.begin());
       std::copy((*fixed)[i].var.begin(), (*fixed)[i].var.end(), stats_[i].var.begin());
     }
     BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, support_rows_, cfg_.bn_eps};
-    // The conv output is normalised in place: xhat_ holds x̂ afterwards.
-    k_->batch_norm_forward(bs, xhat_[i].data(), gamma, beta, stats_[i].mean.data(),
-                           stats_[i].var.data(), xhat_[i].data(), relu_[i].data(), true);
     T* next = i + 1 < cfg_.depth ? act_[i + 1].data() : out_.data();
-    k_->max_pool_forward(block_pool(cfg_, i, batch), relu_[i].data(), next, argmax_[i].data());
+    k_->bn_relu_pool_forward(bs, block_pool(cfg_, i, batch), conv_out_[i].data(), b, gamma, beta,
+                             stats_[i].mean.data(), stats_[i].var.data(), next,
+                             argmax_[i].data());
   }
   channels_to_rows(batch, cfg_.hidden, cfg_.out_height() * cfg_.out_width(), out_.data(),
                    features_.data());
@@ -208,16 +205,17 @@ void Conv4<T>::backward(const T* params, const T* dfeatures, T* grads, T* dx) {
   for (int i = cfg_.depth - 1; i >= 0; --i) {
     const ConvShape& cs = conv_[i];
     const Offsets& o = off_[i];
-    // grad_a_: d(pool output) -> grad_b_: d(BN+ReLU output) -> d(conv output), in place.
-    k_->max_pool_backward(block_pool(cfg_, i, batch), argmax_[i].data(), grad_a_.data(),
-                          grad_b_.data());
+    // grad_a_: d(pooled output) -> grad_b_: d(conv output); then -> grad_a_: d(conv input).
+    const T* pooled = i + 1 < cfg_.depth ? act_[i + 1].data() : out_.data();
     BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, support_rows_, cfg_.bn_eps};
-    k_->batch_norm_backward(bs, xhat_[i].data(), params + o.gamma, stats_[i].var.data(),
-                            relu_[i].data(), grad_b_.data(), grad_b_.data(), grads + o.gamma,
-                            grads + o.beta, true);
+    k_->bn_relu_pool_backward(bs, block_pool(cfg_, i, batch), conv_out_[i].data(),
+                              params + o.b, params + o.gamma, params + o.beta,
+                              stats_[i].mean.data(),
+                              stats_[i].var.data(), pooled, argmax_[i].data(), grad_a_.data(),
+                              grad_b_.data(), grads + o.b, grads + o.gamma, grads + o.beta);
     T* dinput = i > 0 || dx ? grad_a_.data() : nullptr;
-    k_->conv2d_backward(cs, act_[i].data(), params + o.w, grad_b_.data(), dinput,
-                        grads + o.w, grads + o.b, work_.data());
+    k_->conv2d_backward(cs, act_[i].data(), params + o.w, grad_b_.data(), dinput, grads + o.w,
+                        nullptr, work_.data());
   }
   if (dx) channels_to_rows(batch, cfg_.in_channels, cfg_.height * cfg_.width, grad_a_.data(), dx);
 }

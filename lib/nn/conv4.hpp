@@ -84,13 +84,11 @@ class Conv4 {
   };
   std::vector<Offsets> off_;             // per block
   int batch_ = 0;
-  BnMode mode_ = BnMode::batch;
-  int support_rows_ = 0;
+  int support_rows_ = 0;                 // BN shape S of the last forward (0: fixed stats)
   std::vector<ConvShape> conv_;          // per block, for the current batch
   std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
-  std::vector<std::vector<T>> xhat_;     // per block: normalised conv output (K, B, H, W)
-  std::vector<std::vector<T>> relu_;     // per block: BN+ReLU output (K, B, H, W)
-  std::vector<std::vector<uint8_t>> argmax_;  // per block: pool argmax
+  std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)
+  std::vector<std::vector<uint8_t>> argmax_;  // per block: pool argmax (K, B, H/2, W/2)
   std::vector<BnStats<T>> stats_;
   std::vector<T> out_;                   // last pool output (K, B, Hf, Wf)
   std::vector<T> features_;              // (B, F)

@@ -109,8 +109,8 @@ run("sample", "split.h5", "--part", "test", "-N", "3", "-K", "2", "-Q", "3", "--
 with h5py.File("ep.h5", "r") as f:
     check(f.attrs["fsh_format"] == "fsh-episodes" and f.attrs["fsh_format_version"] == 1,
           "episodes: root attributes")
-    check((f.attrs["n_way"], f.attrs["k_shot"], f.attrs["n_query"]) == (3, 2, 3),
-          "episodes: N, K, Q attributes")
+    check((f.attrs["n_way"], f.attrs["k_shot"], f.attrs["n_query"], f.attrs["count"])
+          == (3, 2, 3, 20), "episodes: N, K, Q, count attributes")
     check(f.attrs["dataset_fingerprint"] == fp and f.attrs["dataset_size"] == 70,
           "episodes: source fingerprint and size")
     cls, sup, qry = f["classes"][()], f["support"][()], f["query"][()]
@@ -155,6 +155,11 @@ with h5py.File("handmade.h5", "a") as f:
 p = run("info", "handmade.h5", "--dataset", "mini.h5", ok=False)
 check(p.returncode != 0 and b"episode 1 lists image 18 under class 9" in p.stderr,
       "a mislabelled episode is caught")
+with h5py.File("handmade.h5", "a") as f:
+    f.attrs["count"] = 3
+p = run("info", "handmade.h5", ok=False)
+check(p.returncode != 0 and b"attribute count is 3 but /classes holds 2 episodes" in p.stderr,
+      "a count attribute that disagrees with the arrays is caught")
 
 # 5. Splits with rotations: the rotated classes' images are numpy.rot90 of the source's.
 run("split", "mini.h5", "--by", "class", "--fraction", "0.6,0.2,0.2", "--rotations", "4",

@@ -21,6 +21,13 @@ class CpuKernels final : public Kernels<T> {
   void batch_norm_backward(const BatchNormShape& s, const T* xhat, const T* gamma, const T* var,
                            const T* y, const T* dy, T* dx, T* dgamma, T* dbeta,
                            bool relu) override;
+  void bn_relu_pool_forward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                            const T* xbias, const T* gamma, const T* beta, T* mean, T* var,
+                            T* y, uint8_t* argmax) override;
+  void bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                             const T* xbias, const T* gamma, const T* beta, const T* mean,
+                             const T* var, const T* y, const uint8_t* argmax, const T* dy, T* dx,
+                             T* dxbias, T* dgamma, T* dbeta) override;
   void relu_forward(std::size_t n, const T* x, T* y) override;
   void relu_backward(std::size_t n, const T* y, const T* dy, T* dx) override;
   void max_pool_forward(const PoolShape& s, const T* x, T* y, uint8_t* argmax) override;
