@@ -52,6 +52,9 @@ std::string command_line(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     if (i) out += ' ';
     std::string a = argv[i];
+    // The tool by its name only: the same command must record the same bytes wherever fsh is
+    // installed.
+    if (i == 0 && a.rfind('/') != std::string::npos) a = a.substr(a.rfind('/') + 1);
     const bool quote = a.empty() || a.find_first_of(" \t\"'$\\") != std::string::npos;
     if (!quote) {
       out += a;
