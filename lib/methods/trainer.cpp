@@ -103,7 +103,7 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
       vo.count = t.val_count;
       vo.seed = t.val_seed;
       vo.part = t.val_part;
-      val = sample_episodes(*data, vo, t.data);
+      val = sample_episodes(*data, vo, t.data, t.data_fingerprint);
     }
   }
 
@@ -153,7 +153,9 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
       images = episodes->images(e % episodes->count());
     } else {
       so.first = e;
-      const Episodes one = sample_episodes(*data, so, t.data);
+      // The fingerprint is passed in: hashing the dataset per episode would cost more than
+      // the episode.
+      const Episodes one = sample_episodes(*data, so, t.data, t.data_fingerprint);
       images = episode_images(one, 0, data);
     }
     const EpisodeTensors tensors = to_tensors(images);
