@@ -30,7 +30,8 @@ fsh::Dataset make_dataset(int n_classes, int per) {
                             std::to_string(c % 5 + 1));
     d.class_group.push_back(c / 5);
   }
-  for (int g = 0; g < (n_classes + 4) / 5; ++g) d.group_names.push_back("Alpha" + std::to_string(g));
+  for (int g = 0; g < (n_classes + 4) / 5; ++g)
+    d.group_names.push_back("Alpha" + std::to_string(g));
   for (int i = 0; i < n_classes * per; ++i) {
     d.labels.push_back(i % n_classes);  // interleaved, so indices are not class-sorted
     for (int p = 0; p < 16; ++p) d.images.push_back(static_cast<uint8_t>((i * 7 + p) % 256));
@@ -224,9 +225,10 @@ TEST_CASE("episodes readers reject inconsistent files") {
     fsh::io::Writer w(t.file("v2.h5"), "fsh-episodes", 2, prov());
     w.commit();
   }
-  CHECK_THROWS_WITH_AS(fsh::read_episodes(t.file("v2.h5")),
-                       doctest::Contains("this file is fsh-episodes version 2; this build reads up to 1"),
-                       fsh::format_error);
+  CHECK_THROWS_WITH_AS(
+      fsh::read_episodes(t.file("v2.h5")),
+      doctest::Contains("this file is fsh-episodes version 2; this build reads up to 1"),
+      fsh::format_error);
   {
     fsh::io::Writer w(t.file("shape.h5"), "fsh-episodes", 1, prov());
     w.attr("/", "n_way", int64_t{2});
@@ -243,7 +245,8 @@ TEST_CASE("episodes readers reject inconsistent files") {
                        doctest::Contains("/support has shape (2, 4); expected (4, 2)"),
                        fsh::format_error);
   fsh::write_dataset(d, t.file("d.h5"), prov());
-  CHECK_THROWS_WITH_AS(fsh::read_episodes(t.file("d.h5")),
-                       doctest::Contains("not an fsh-episodes file (fsh_format is \"fsh-dataset\")"),
-                       fsh::format_error);
+  CHECK_THROWS_WITH_AS(
+      fsh::read_episodes(t.file("d.h5")),
+      doctest::Contains("not an fsh-episodes file (fsh_format is \"fsh-dataset\")"),
+      fsh::format_error);
 }

@@ -135,7 +135,8 @@ TEST_CASE("Writer/Reader round-trip typed arrays, strings and attributes") {
                        fsh::format_error);
   CHECK_THROWS_WITH_AS(r.get_i8("i64", {1}), doctest::Contains("outside the range of int8"),
                        fsh::format_error);
-  CHECK_THROWS_WITH_AS(r.get_f32("missing", {1}), doctest::Contains((p + ": missing dataset /missing").c_str()),
+  CHECK_THROWS_WITH_AS(r.get_f32("missing", {1}),
+                       doctest::Contains((p + ": missing dataset /missing").c_str()),
                        fsh::format_error);
   CHECK_THROWS_WITH_AS(r.get_strings("i32"), doctest::Contains("expected strings"),
                        fsh::format_error);
@@ -218,9 +219,11 @@ TEST_CASE("readers reject bad files with one line naming the file and the proble
       CHECK(what.find('\n') == std::string::npos);
     }
   };
-  wv("episodes.h5", [](auto& w, auto& d) { put_all(w, d); }, "fsh-episodes");
+  wv(
+      "episodes.h5", [](auto& w, auto& d) { put_all(w, d); }, "fsh-episodes");
   reject("episodes.h5", "not an fsh-dataset or fsh-split file (fsh_format is \"fsh-episodes\")");
-  wv("v3.h5", [](auto& w, auto& d) { put_all(w, d); }, "fsh-dataset", 3);
+  wv(
+      "v3.h5", [](auto& w, auto& d) { put_all(w, d); }, "fsh-dataset", 3);
   reject("v3.h5", "this file is fsh-dataset version 3; this build reads up to 1");
   wv("nolabels.h5", [](auto& w, auto& d) { put_all(w, d, "labels"); });
   reject("nolabels.h5", "missing dataset /labels");
@@ -255,15 +258,12 @@ TEST_CASE("readers reject bad files with one line naming the file and the proble
     w.attr("/", "fingerprint", "0000000000000000");
   });
   reject("fp.h5", "fingerprint attribute is 0000000000000000");
-  wv("noformat.h5", [](auto& w, auto& d) { put_all(w, d); }, "");
+  wv(
+      "noformat.h5", [](auto& w, auto& d) { put_all(w, d); }, "");
   reject("noformat.h5", "not an fsh file");
-  {
-    std::ofstream(t.file("text.h5")) << "hello, not HDF5\n";
-  }
+  { std::ofstream(t.file("text.h5")) << "hello, not HDF5\n"; }
   reject("text.h5", "not an HDF5 file");
-  {
-    std::ofstream(t.file("empty.h5"));
-  }
+  { std::ofstream(t.file("empty.h5")); }
   reject("empty.h5", "empty file");
   reject("absent.h5", "cannot open");
   write_dataset(tiny_dataset(), t.file("full.h5"), prov());

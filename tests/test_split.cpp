@@ -134,22 +134,22 @@ TEST_CASE("Vinyals-style class lists pick classes and rotations; unlisted classe
   const fsh::Dataset d = omniglot_like(3, 3, 2);
   fsh::SplitOptions o;
   o.lists.push_back(fsh::read_class_list(
-      write_list(t, "trainval.txt",
-                 {"Script0/character01/rot000", "Script0/character01/rot090",
-                  "Script0/character01/rot180", "Script0/character01/rot270", "",
-                  "Script1/character03/rot180"}),
+      write_list(
+          t, "trainval.txt",
+          {"Script0/character01/rot000", "Script0/character01/rot090", "Script0/character01/rot180",
+           "Script0/character01/rot270", "", "Script1/character03/rot180"}),
       fsh::parse_part("trainval")));
   o.lists.push_back(fsh::read_class_list(
       write_list(t, "test.txt", {"# comment", "Script2/character02"}), fsh::Part::test));
   const fsh::Dataset s = fsh::split_dataset(d, o, "d");
   REQUIRE(s.n_classes() == 6);
-  CHECK(s.class_names == std::vector<std::string>{
-                             "Script0/character01/rot000", "Script0/character01/rot090",
-                             "Script0/character01/rot180", "Script0/character01/rot270",
-                             "Script1/character03/rot180", "Script2/character02"});
-  CHECK(s.class_part == std::vector<fsh::Part>{fsh::Part::train, fsh::Part::train,
+  CHECK(s.class_names ==
+        std::vector<std::string>{"Script0/character01/rot000", "Script0/character01/rot090",
+                                 "Script0/character01/rot180", "Script0/character01/rot270",
+                                 "Script1/character03/rot180", "Script2/character02"});
+  CHECK(s.class_part == std::vector<fsh::Part>{fsh::Part::train, fsh::Part::train, fsh::Part::train,
                                                fsh::Part::train, fsh::Part::train,
-                                               fsh::Part::train, fsh::Part::test});
+                                               fsh::Part::test});
   CHECK(s.size() == 12);
   // With --rotations 4, a plain class name expands to its four rotations.
   o.rotations = 4;
@@ -163,9 +163,10 @@ TEST_CASE("split errors name the file, line and value") {
   o.lists.push_back(fsh::read_class_list(
       write_list(t, "l.txt", {"Script0/character01", "Script9/character01/rot090"}),
       fsh::Part::train));
-  CHECK_THROWS_WITH_AS(fsh::split_dataset(d, o, "d.h5"),
-                       doctest::Contains("l.txt:2: class \"Script9/character01/rot090\" is not in d.h5"),
-                       fsh::usage_error);
+  CHECK_THROWS_WITH_AS(
+      fsh::split_dataset(d, o, "d.h5"),
+      doctest::Contains("l.txt:2: class \"Script9/character01/rot090\" is not in d.h5"),
+      fsh::usage_error);
   o.lists[0] = fsh::read_class_list(
       write_list(t, "dup.txt", {"Script0/character01/rot000", "Script0/character01"}),
       fsh::Part::train);
@@ -193,6 +194,6 @@ TEST_CASE("split errors name the file, line and value") {
   wide.height = 1;
   wide.width = 9;
   f.rotations = 4;
-  CHECK_THROWS_WITH_AS(fsh::split_dataset(wide, f, "d.h5"), doctest::Contains("needs square images"),
-                       fsh::usage_error);
+  CHECK_THROWS_WITH_AS(fsh::split_dataset(wide, f, "d.h5"),
+                       doctest::Contains("needs square images"), fsh::usage_error);
 }

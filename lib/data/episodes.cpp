@@ -12,10 +12,14 @@ namespace fsh {
 
 std::string to_string(PartChoice p) {
   switch (p) {
-    case PartChoice::train: return "train";
-    case PartChoice::val: return "val";
-    case PartChoice::test: return "test";
-    default: return "all";
+    case PartChoice::train:
+      return "train";
+    case PartChoice::val:
+      return "val";
+    case PartChoice::test:
+      return "test";
+    default:
+      return "all";
   }
 }
 
@@ -31,9 +35,12 @@ namespace {
 
 Part as_part(PartChoice p) {
   switch (p) {
-    case PartChoice::train: return Part::train;
-    case PartChoice::val: return Part::val;
-    default: return Part::test;
+    case PartChoice::train:
+      return Part::train;
+    case PartChoice::val:
+      return Part::val;
+    default:
+      return Part::test;
   }
 }
 
@@ -70,9 +77,9 @@ Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::st
   const int64_t per_class = o.k_shot + o.n_query;
   for (int32_t c : eligible)
     if (static_cast<int64_t>(members[c].size()) < per_class)
-      throw usage_error(where + ": class \"" + d.class_names[c] + "\" has " +
-                        std::to_string(members[c].size()) + " images; K+Q = " +
-                        std::to_string(per_class) + " needs at least that many per class");
+      throw usage_error(
+          where + ": class \"" + d.class_names[c] + "\" has " + std::to_string(members[c].size()) +
+          " images; K+Q = " + std::to_string(per_class) + " needs at least that many per class");
 
   Episodes e;
   e.n_way = o.n_way;
@@ -180,8 +187,9 @@ EpisodeImages episode_images(const Episodes& e, int64_t i, const Dataset* d) {
     throw usage_error("episode " + std::to_string(i) + " does not exist (the file holds " +
                       std::to_string(e.count()) + ": 0.." + std::to_string(e.count() - 1) + ")");
   if (!d && !e.embedded())
-    throw usage_error("the episodes do not embed their images: give the dataset they were "
-                      "drawn from");
+    throw usage_error(
+        "the episodes do not embed their images: give the dataset they were "
+        "drawn from");
   EpisodeImages out;
   out.n_way = e.n_way;
   out.k_shot = e.k_shot;
@@ -223,7 +231,8 @@ void validate_episodes(const Episodes& e, const std::string& where) {
       fail("embedded images do not match embedded/index");
     check_range(e.image_index, e.dataset_size, "embedded/index");
     for (std::size_t i = 1; i < e.image_index.size(); ++i)
-      if (e.image_index[i] <= e.image_index[i - 1]) fail("embedded/index is not strictly increasing");
+      if (e.image_index[i] <= e.image_index[i - 1])
+        fail("embedded/index is not strictly increasing");
     for (const auto* v : {&e.support, &e.query})
       for (int32_t x : *v)
         if (!std::binary_search(e.image_index.begin(), e.image_index.end(), x))

@@ -22,10 +22,14 @@ Part parse_part(const std::string& s) {
 
 const char* part_name(Part p) {
   switch (p) {
-    case Part::train: return "train";
-    case Part::val: return "val";
-    case Part::test: return "test";
-    default: return "none";
+    case Part::train:
+      return "train";
+    case Part::val:
+      return "val";
+    case Part::test:
+      return "test";
+    default:
+      return "none";
   }
 }
 
@@ -56,10 +60,22 @@ void rotate_image(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, int64_
     for (int64_t col = 0; col < ow; ++col) {
       int64_t sr, sc;
       switch (q) {
-        case 0: sr = r; sc = col; break;
-        case 1: sr = col; sc = w - 1 - r; break;
-        case 2: sr = h - 1 - r; sc = w - 1 - col; break;
-        default: sr = h - 1 - col; sc = r; break;
+        case 0:
+          sr = r;
+          sc = col;
+          break;
+        case 1:
+          sr = col;
+          sc = w - 1 - r;
+          break;
+        case 2:
+          sr = h - 1 - r;
+          sc = w - 1 - col;
+          break;
+        default:
+          sr = h - 1 - col;
+          sc = r;
+          break;
       }
       for (int64_t k = 0; k < c; ++k) dst[(r * ow + col) * c + k] = src[(sr * w + sc) * c + k];
     }
@@ -84,7 +100,8 @@ std::string rot_suffix(int turns) {
 std::vector<Target> targets_from_lists(const Dataset& d, const SplitOptions& o,
                                        const std::string& where) {
   std::map<std::string, int32_t> index;
-  for (int64_t c = 0; c < d.n_classes(); ++c) index.emplace(d.class_names[c], static_cast<int32_t>(c));
+  for (int64_t c = 0; c < d.n_classes(); ++c)
+    index.emplace(d.class_names[c], static_cast<int32_t>(c));
   std::vector<Target> out;
   std::map<std::pair<int32_t, int>, std::string> seen;  // (class, turns) -> "file:line"
   for (const ClassList& l : o.lists) {
@@ -95,7 +112,8 @@ std::vector<Target> targets_from_lists(const Dataset& d, const SplitOptions& o,
       std::vector<std::pair<int32_t, int>> picks;
       auto exact = index.find(line);
       if (exact != index.end()) {
-        for (int t = 0; t < o.rotations; ++t) picks.emplace_back(exact->second, t * 4 / o.rotations);
+        for (int t = 0; t < o.rotations; ++t)
+          picks.emplace_back(exact->second, t * 4 / o.rotations);
       } else {
         const std::size_t slash = line.rfind('/');
         const std::string tail = slash == std::string::npos ? "" : line.substr(slash + 1);
@@ -117,7 +135,8 @@ std::vector<Target> targets_from_lists(const Dataset& d, const SplitOptions& o,
         if (!fresh)
           throw usage_error(at + ": class \"" + line + "\" was already listed at " + it->second);
         const bool named_rotation = exact == index.end() || o.rotations > 1;
-        out.push_back({c, turns, l.part, d.class_names[c] + (named_rotation ? rot_suffix(turns) : "")});
+        out.push_back(
+            {c, turns, l.part, d.class_names[c] + (named_rotation ? rot_suffix(turns) : "")});
       }
     }
   }

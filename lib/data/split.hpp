@@ -38,9 +38,9 @@ struct SplitOptions {
   // With class lists, exactly the listed classes are kept (in their list's part) and the
   // fractions are ignored. Without, every class is kept and parts are drawn by fraction.
   std::vector<ClassList> lists;
-  SplitBy by = SplitBy::group;                   // unit the fractions count
+  SplitBy by = SplitBy::group;                     // unit the fractions count
   std::array<double, 3> fractions{0.8, 0.0, 0.2};  // train, val, test; sum to 1
-  int rotations = 1;                              // 1 (none) or 4 (0/90/180/270)
+  int rotations = 1;                               // 1 (none) or 4 (0/90/180/270)
   uint64_t seed = 1;
 };
 

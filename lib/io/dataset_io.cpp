@@ -12,8 +12,8 @@ void validate_dataset(const Dataset& d, const std::string& where) {
     fail("bad image size " + std::to_string(d.height) + "x" + std::to_string(d.width) + "x" +
          std::to_string(d.channels) + " (each extent must be >= 1)");
   if (static_cast<int64_t>(d.images.size()) != d.size() * d.image_size())
-    fail("images hold " + std::to_string(d.images.size()) + " bytes; expected M*H*W*C = " +
-         std::to_string(d.size() * d.image_size()));
+    fail("images hold " + std::to_string(d.images.size()) +
+         " bytes; expected M*H*W*C = " + std::to_string(d.size() * d.image_size()));
   if (!d.instance_names.empty() && static_cast<int64_t>(d.instance_names.size()) != d.size())
     fail("instance_names has " + std::to_string(d.instance_names.size()) +
          " entries; expected one per image (" + std::to_string(d.size()) + ") or none");

@@ -95,8 +95,10 @@ EpisodeSet open_episodes(const std::string& episodes_path, const std::string& da
       e.dataset_path != "<stdin>") {
     const fs::path recorded(e.dataset_path);
     const fs::path beside = fs::path(episodes_path).parent_path() / recorded;
-    if (fs::exists(recorded)) data = recorded.string();
-    else if (recorded.is_relative() && fs::exists(beside)) data = beside.string();
+    if (fs::exists(recorded))
+      data = recorded.string();
+    else if (recorded.is_relative() && fs::exists(beside))
+      data = beside.string();
   }
   if (data.empty()) {
     if (!e.embedded())

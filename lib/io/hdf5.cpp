@@ -22,8 +22,8 @@
 
 namespace fsh {
 
-Provenance make_provenance(const std::string& tool, const std::string& command_line,
-                           uint64_t seed, const std::vector<std::string>& inputs) {
+Provenance make_provenance(const std::string& tool, const std::string& command_line, uint64_t seed,
+                           const std::vector<std::string>& inputs) {
   return {tool, FSH_VERSION, command_line, seed, inputs};
 }
 
@@ -103,13 +103,41 @@ Handle vlen_string_type() {
 
 template <class T>
 struct TypeOf;
-template <> struct TypeOf<uint8_t> { static hid_t file() { return H5T_STD_U8LE; } static hid_t mem() { return H5T_NATIVE_UINT8; } };
-template <> struct TypeOf<int8_t> { static hid_t file() { return H5T_STD_I8LE; } static hid_t mem() { return H5T_NATIVE_INT8; } };
-template <> struct TypeOf<int32_t> { static hid_t file() { return H5T_STD_I32LE; } static hid_t mem() { return H5T_NATIVE_INT32; } };
-template <> struct TypeOf<int64_t> { static hid_t file() { return H5T_STD_I64LE; } static hid_t mem() { return H5T_NATIVE_INT64; } };
-template <> struct TypeOf<uint64_t> { static hid_t file() { return H5T_STD_U64LE; } static hid_t mem() { return H5T_NATIVE_UINT64; } };
-template <> struct TypeOf<float> { static hid_t file() { return H5T_IEEE_F32LE; } static hid_t mem() { return H5T_NATIVE_FLOAT; } };
-template <> struct TypeOf<double> { static hid_t file() { return H5T_IEEE_F64LE; } static hid_t mem() { return H5T_NATIVE_DOUBLE; } };
+template <>
+struct TypeOf<uint8_t> {
+  static hid_t file() { return H5T_STD_U8LE; }
+  static hid_t mem() { return H5T_NATIVE_UINT8; }
+};
+template <>
+struct TypeOf<int8_t> {
+  static hid_t file() { return H5T_STD_I8LE; }
+  static hid_t mem() { return H5T_NATIVE_INT8; }
+};
+template <>
+struct TypeOf<int32_t> {
+  static hid_t file() { return H5T_STD_I32LE; }
+  static hid_t mem() { return H5T_NATIVE_INT32; }
+};
+template <>
+struct TypeOf<int64_t> {
+  static hid_t file() { return H5T_STD_I64LE; }
+  static hid_t mem() { return H5T_NATIVE_INT64; }
+};
+template <>
+struct TypeOf<uint64_t> {
+  static hid_t file() { return H5T_STD_U64LE; }
+  static hid_t mem() { return H5T_NATIVE_UINT64; }
+};
+template <>
+struct TypeOf<float> {
+  static hid_t file() { return H5T_IEEE_F32LE; }
+  static hid_t mem() { return H5T_NATIVE_FLOAT; }
+};
+template <>
+struct TypeOf<double> {
+  static hid_t file() { return H5T_IEEE_F64LE; }
+  static hid_t mem() { return H5T_NATIVE_DOUBLE; }
+};
 
 // "uint8", "int32", "float64", "string", ... for messages and listings.
 std::string type_words(hid_t type) {
@@ -117,12 +145,18 @@ std::string type_words(hid_t type) {
     case H5T_INTEGER:
       return std::string(H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") +
              std::to_string(8 * H5Tget_size(type));
-    case H5T_FLOAT: return "float" + std::to_string(8 * H5Tget_size(type));
-    case H5T_STRING: return "string";
-    case H5T_COMPOUND: return "compound";
-    case H5T_ENUM: return "enum";
-    case H5T_ARRAY: return "array";
-    default: return "other";
+    case H5T_FLOAT:
+      return "float" + std::to_string(8 * H5Tget_size(type));
+    case H5T_STRING:
+      return "string";
+    case H5T_COMPOUND:
+      return "compound";
+    case H5T_ENUM:
+      return "enum";
+    case H5T_ARRAY:
+      return "array";
+    default:
+      return "other";
   }
 }
 
@@ -188,11 +222,11 @@ std::string shape_string(const Shape& s) {
 
 struct Writer::Impl {
   Handle file;
-  std::string tmp;        // temporary file ("" when writing to stdout)
-  int temp_slot = -1;     // its slot in the signal-cleanup registry
+  std::string tmp;     // temporary file ("" when writing to stdout)
+  int temp_slot = -1;  // its slot in the signal-cleanup registry
   bool to_stdout = false;
   bool committed = false;
-  std::string display;    // destination, for messages
+  std::string display;  // destination, for messages
 
   // Object creation properties without timestamps (byte-identical output).
   Handle group_props() const {
@@ -227,8 +261,8 @@ struct Writer::Impl {
     Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
     Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     H5Pset_obj_track_times(dcpl.get(), false);
-    const bool nonempty = !dims.empty() && std::all_of(dims.begin(), dims.end(),
-                                                       [](hsize_t d) { return d > 0; });
+    const bool nonempty =
+        !dims.empty() && std::all_of(dims.begin(), dims.end(), [](hsize_t d) { return d > 0; });
     if (compress && nonempty) {
       // Chunks of whole rows along the first axis, about 1 MiB each. Deflate level 1: on the
       // rotated Omniglot split (100 MB of images) it writes in 0.95 s vs 1.33 s at level 4,
@@ -266,8 +300,8 @@ struct Writer::Impl {
     Handle a(H5Acreate2(o.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
              H5Aclose);
     if (!a.ok() || H5Awrite(a.get(), mem_type, value) < 0)
-      throw io_error(with_cause(display + ": cannot write attribute " + name + " of " +
-                                object_name(object)));
+      throw io_error(
+          with_cause(display + ": cannot write attribute " + name + " of " + object_name(object)));
   }
 
   void discard() {
@@ -292,15 +326,17 @@ Writer::Writer(const std::string& path, const std::string& format, int64_t versi
   std::string create_name;
   if (w.to_stdout) {
     if (isatty(STDOUT_FILENO))
-      throw usage_error("refusing to write an HDF5 file to a terminal: redirect stdout, or give "
-                        "an output file name instead of -");
+      throw usage_error(
+          "refusing to write an HDF5 file to a terminal: redirect stdout, or give "
+          "an output file name instead of -");
     // An in-memory file (core driver, no backing store); commit() dumps its image.
     H5Pset_fapl_core(fapl.get(), 1 << 20, false);
     create_name = "fsh-stdout.h5";
   } else {
     namespace fs = std::filesystem;
     fs::path dest(path);
-    if (fs::is_directory(dest)) throw io_error(path + ": is a folder; expected an output file name");
+    if (fs::is_directory(dest))
+      throw io_error(path + ": is a folder; expected an output file name");
     fs::path dir = dest.parent_path();
     if (dir.empty()) dir = ".";
     if (!fs::is_directory(dir))
@@ -373,8 +409,8 @@ void Writer::put_strings(const std::string& raw, const std::vector<std::string>&
   Handle type = vlen_string_type();
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   H5Pset_obj_track_times(dcpl.get(), false);
-  Handle ds(H5Dcreate2(w.file.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                       dcpl.get(), H5P_DEFAULT),
+  Handle ds(H5Dcreate2(w.file.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(),
+                       H5P_DEFAULT),
             H5Dclose);
   if (!ds.ok()) throw io_error(with_cause(w.display + ": cannot create dataset " + name));
   std::vector<const char*> ptrs(data.size());
@@ -383,9 +419,7 @@ void Writer::put_strings(const std::string& raw, const std::vector<std::string>&
     throw io_error(with_cause(w.display + ": cannot write dataset " + name));
 }
 
-void Writer::group(const std::string& raw) {
-  impl_->ensure_parents(dataset_name(raw) + "/");
-}
+void Writer::group(const std::string& raw) { impl_->ensure_parents(dataset_name(raw) + "/"); }
 
 void Writer::attr(const std::string& o, const std::string& n, const std::string& v) {
   Handle type = vlen_string_type();
@@ -486,8 +520,7 @@ struct Reader::Impl {
   Shape check_shape(hid_t ds, const std::string& name, const Shape& expected) const {
     Shape s = shape_of(ds);
     bool ok = s.size() == expected.size();
-    for (std::size_t i = 0; ok && i < s.size(); ++i)
-      ok = expected[i] == any || expected[i] == s[i];
+    for (std::size_t i = 0; ok && i < s.size(); ++i) ok = expected[i] == any || expected[i] == s[i];
     if (!ok)
       fail_format("dataset " + dataset_name(name) + " has shape " + shape_string(s) +
                   "; expected " + shape_string(expected));
@@ -626,12 +659,14 @@ Reader::Reader(const std::string& path) : impl_(std::make_unique<Impl>()), path_
   if (path == "-") {
     // Read all of stdin and open it as an in-memory file image.
     if (isatty(STDIN_FILENO))
-      throw usage_error("- reads an HDF5 file from stdin, but stdin is a terminal: pipe a file in "
-                        "(... -o - | fsh-episodes info -) or give a file name");
+      throw usage_error(
+          "- reads an HDF5 file from stdin, but stdin is a terminal: pipe a file in "
+          "(... -o - | fsh-episodes info -) or give a file name");
     std::vector<char> image;
     char buf[1 << 16];
     std::size_t got;
-    while ((got = std::fread(buf, 1, sizeof buf, stdin)) > 0) image.insert(image.end(), buf, buf + got);
+    while ((got = std::fread(buf, 1, sizeof buf, stdin)) > 0)
+      image.insert(image.end(), buf, buf + got);
     if (std::ferror(stdin)) throw io_error("<stdin>: read failed");
     if (image.empty()) throw io_error("<stdin>: no input (expected an HDF5 file on stdin)");
     if (!find_signature(image.data(), image.size()))
@@ -642,7 +677,8 @@ Reader::Reader(const std::string& path) : impl_(std::make_unique<Impl>()), path_
     open_name = "fsh-stdin.h5";
   } else {
     std::ifstream in(path, std::ios::binary);
-    if (std::filesystem::is_directory(path)) throw io_error(path + ": is a folder; expected a file");
+    if (std::filesystem::is_directory(path))
+      throw io_error(path + ": is a folder; expected a file");
     if (!in) throw io_error(path + ": cannot open (" + std::strerror(errno) + ")");
     // Enough of the file to find the signature at 0, 512, ..., 64 KiB.
     std::vector<char> head(1 << 16);
@@ -694,10 +730,14 @@ Kind Reader::kind(const std::string& name) const {
   Handle ds = impl_->open_dataset(name);
   Handle type(H5Dget_type(ds.get()), H5Tclose);
   switch (H5Tget_class(type.get())) {
-    case H5T_INTEGER: return Kind::integer;
-    case H5T_FLOAT: return Kind::floating;
-    case H5T_STRING: return Kind::string;
-    default: return Kind::other;
+    case H5T_INTEGER:
+      return Kind::integer;
+    case H5T_FLOAT:
+      return Kind::floating;
+    case H5T_STRING:
+      return Kind::string;
+    default:
+      return Kind::other;
   }
 }
 
@@ -761,9 +801,8 @@ std::string Reader::attr_string(const std::string& object, const std::string& na
     impl_->fail_format("attribute " + name + " of " + object_name(object) + " has type " +
                        type_words(type.get()) + "; expected a string");
   Handle space(H5Aget_space(a.get()), H5Sclose);
-  return read_strings(type.get(), space.get(), 1, [&](hid_t mem, void* buf) {
-    impl_->read_attr(a.get(), name, mem, buf);
-  })[0];
+  return read_strings(type.get(), space.get(), 1,
+                      [&](hid_t mem, void* buf) { impl_->read_attr(a.get(), name, mem, buf); })[0];
 }
 
 int64_t Reader::attr_int(const std::string& object, const std::string& name) const {
@@ -838,8 +877,8 @@ std::vector<Reader::Entry> Reader::list() const {
         Handle o(H5Oopen(group, name, H5P_DEFAULT), H5Oclose);
         if (o.ok() && H5Iget_type(o.get()) == H5I_DATASET) {
           Handle type(H5Dget_type(o.get()), H5Tclose);
-          w->out.push_back({std::string("/") + name, w->self->impl_->shape_of(o.get()),
-                            type_words(type.get())});
+          w->out.push_back(
+              {std::string("/") + name, w->self->impl_->shape_of(o.get()), type_words(type.get())});
         }
         return 0;
       },

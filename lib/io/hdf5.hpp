@@ -16,6 +16,9 @@
 //   open/read/write) or fsh::format_error (the content does not follow the format), whose
 //   message names the file and the dataset or attribute.
 //
+// Threads: Debian's HDF5 is the serial (not thread-safe) build; use Readers and Writers from
+// one thread at a time (read everything up front, then work in parallel).
+//
 // Names are HDF5 paths relative to the root ("images", "provenance/inputs"); parent groups are
 // created on demand by the Writer. Arrays are row-major; a shape is a vector of extents.
 #pragma once
@@ -28,17 +31,17 @@ namespace fsh {
 
 // How a file was made (stored in every file's /provenance group; see man 5 fsh-formats).
 struct Provenance {
-  std::string tool;                 // e.g. "fsh-episodes import"
-  std::string version;              // fsh version
-  std::string command_line;         // full command line, "" with --no-provenance
+  std::string tool;          // e.g. "fsh-episodes import"
+  std::string version;       // fsh version
+  std::string command_line;  // full command line, "" with --no-provenance
   uint64_t seed = 0;
   std::vector<std::string> inputs;  // input paths (and their fingerprints where known)
 };
 
 // A Provenance for `tool` (e.g. "fsh-episodes sample") with this build's version.
 // command_line: the full command line, or "" under --no-provenance.
-Provenance make_provenance(const std::string& tool, const std::string& command_line,
-                           uint64_t seed, const std::vector<std::string>& inputs);
+Provenance make_provenance(const std::string& tool, const std::string& command_line, uint64_t seed,
+                           const std::vector<std::string>& inputs);
 
 namespace io {
 
@@ -119,8 +122,8 @@ class Reader {
   // "x.h5: not an fsh-dataset file (fsh_format is "fsh-episodes")".
   void expect(const std::vector<std::string>& formats, int64_t max_version) const;
 
-  bool has(const std::string& name) const;       // a dataset or group of that name exists
-  Shape shape(const std::string& name) const;    // of a dataset (format_error if missing)
+  bool has(const std::string& name) const;     // a dataset or group of that name exists
+  Shape shape(const std::string& name) const;  // of a dataset (format_error if missing)
   Kind kind(const std::string& name) const;
 
   // Reads a whole dataset, converted to T. Integer T accepts integer datasets of any width

@@ -24,11 +24,21 @@ class Json {
     std::string out = "\"";
     for (unsigned char ch : s) {
       switch (ch) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
         default:
           if (ch < 0x20) {
             char buf[8];
@@ -85,15 +95,16 @@ void describe_dataset(const io::Reader& r, std::ostringstream& text, Json& json)
   const Dataset d = read_dataset(r);
   std::vector<int64_t> per_class(static_cast<std::size_t>(d.n_classes()), 0);
   for (int32_t l : d.labels) ++per_class[l];
-  const auto [lo, hi] = per_class.empty() ? std::pair<int64_t, int64_t>{0, 0}
-                                          : std::pair<int64_t, int64_t>{
-                                                *std::min_element(per_class.begin(), per_class.end()),
-                                                *std::max_element(per_class.begin(), per_class.end())};
+  const auto [lo, hi] =
+      per_class.empty()
+          ? std::pair<int64_t, int64_t>{0, 0}
+          : std::pair<int64_t, int64_t>{*std::min_element(per_class.begin(), per_class.end()),
+                                        *std::max_element(per_class.begin(), per_class.end())};
   const std::string fp = dataset_fingerprint(d);
   text << "  images       " << d.size() << " of " << dims(d.height, d.width, d.channels)
        << " (H x W x C, uint8)\n"
-       << "  classes      " << d.n_classes() << " in " << d.group_names.size() << " groups, "
-       << lo << (lo == hi ? "" : ".." + std::to_string(hi)) << " images per class\n";
+       << "  classes      " << d.n_classes() << " in " << d.group_names.size() << " groups, " << lo
+       << (lo == hi ? "" : ".." + std::to_string(hi)) << " images per class\n";
   json.add("images", Json::num(d.size()));
   json.add("height", Json::num(d.height));
   json.add("width", Json::num(d.width));
@@ -138,8 +149,8 @@ void describe_episodes(const io::Reader& r, const std::string& dataset, std::ost
   text << "  episodes     " << e.count() << " (numbers " << e.first << ".."
        << e.first + e.count() - 1 << "), " << e.n_way << "-way " << e.k_shot << "-shot, "
        << e.n_query << " queries per class\n"
-       << "  drawn from   part " << to_string(e.part) << ", seed " << e.seed << ", "
-       << used.size() << " distinct classes\n"
+       << "  drawn from   part " << to_string(e.part) << ", seed " << e.seed << ", " << used.size()
+       << " distinct classes\n"
        << "  dataset      " << (e.dataset_path.empty() ? "(unknown path)" : e.dataset_path) << ", "
        << e.dataset_size << " images, fingerprint " << e.dataset_fingerprint << "\n";
   if (e.embedded())

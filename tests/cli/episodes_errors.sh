@@ -95,5 +95,26 @@ expect out-folder      'nowhere/out.h5: cannot write: folder nowhere does not ex
 expect no-output       '--output is required'                                    /dev/null -- sample good.h5
 expect unknown-flag    'The following argument was not expected: --bogus'       /dev/null -- sample good.h5 --bogus -o out.h5
 
+# Truncation at any length: every prefix of a valid file (episodes with embedded images, and a
+# split) is refused with one error line and exit status 1, never a crash.
+fsh-episodes sample split.h5 --part train -N 2 -K 1 -Q 1 --count 3 --embed -q -o embedded.h5
+for file in embedded.h5 split.h5; do
+  size=$(stat -c %s "$file")
+  for i in $(seq 0 39); do
+    len=$((size * i / 40))
+    head -c "$len" "$file" > cut.h5
+    n=$((n + 1))
+    rc=0
+    fsh-episodes info cut.h5 >/dev/null 2>stderr.txt || rc=$?
+    if [ $rc -ne 1 ] || [ "$(wc -l <stderr.txt)" -ne 1 ] ||
+       ! grep -q '^fsh-episodes: error: cut.h5: ' stderr.txt; then
+      echo "FAIL $file cut to $len of $size bytes: exit $rc" >&2
+      sed 's/^/  stderr: /' stderr.txt >&2
+      fail=$((fail + 1))
+    fi
+  done
+  echo "ok   $file truncated at 40 lengths: one error line each"
+done
+
 echo "$n cases, $fail failed"
 [ $fail -eq 0 ]

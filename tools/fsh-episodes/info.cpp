@@ -1,8 +1,9 @@
 // fsh-episodes info: a summary of any fsh file (text, or JSON with --json). Logic: lib/io/info.
+#include "io/info.hpp"
+
 #include <iostream>
 
 #include "common/subcommands.hpp"
-#include "io/info.hpp"
 
 namespace {
 

@@ -38,7 +38,8 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
                  "same seed)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
       ->capture_default_str();
-  sub.add_flag("--embed", o->embed, "store the episodes' images in the file (it then stands alone)");
+  sub.add_flag("--embed", o->embed,
+               "store the episodes' images in the file (it then stands alone)");
   fsh::cli::add_seed(sub, ctx.common, "seed of the episode draw (episode e uses stream e)");
   fsh::cli::add_verbosity(sub, ctx.common);
   fsh::cli::add_provenance(sub, ctx.common);
@@ -50,15 +51,14 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
     const std::string where = o->input == "-" ? "<stdin>" : o->input;
     fsh::Episodes e = fsh::sample_episodes(d, o->s, where, fingerprint);
     if (o->embed) fsh::embed_images(e, d);
-    fsh::write_episodes(e, o->output,
-                        fsh::make_provenance("fsh-episodes sample",
-                                             ctx.common.provenance ? ctx.command_line : "",
-                                             ctx.common.seed,
-                                             {where + " fingerprint=" + e.dataset_fingerprint}));
+    fsh::write_episodes(
+        e, o->output,
+        fsh::make_provenance("fsh-episodes sample", ctx.common.provenance ? ctx.command_line : "",
+                             ctx.common.seed, {where + " fingerprint=" + e.dataset_fingerprint}));
     fsh::cli::message("fsh-episodes sample", ctx.common.verbosity, 2,
                       "sampled " + std::to_string(e.count()) + " episodes, " +
-                          std::to_string(e.n_way) + "-way " + std::to_string(e.k_shot) +
-                          "-shot " + std::to_string(e.n_query) + "-query");
+                          std::to_string(e.n_way) + "-way " + std::to_string(e.k_shot) + "-shot " +
+                          std::to_string(e.n_query) + "-query");
     return 0;
   };
 }

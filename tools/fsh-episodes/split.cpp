@@ -1,10 +1,11 @@
 // fsh-episodes split: class-level splits (by group or class fraction, or from class-list files)
 // with optional rotation augmentation. Logic: lib/data/split.
+#include "data/split.hpp"
+
 #include <sstream>
 
 #include "common/subcommands.hpp"
 #include "data/fingerprint.hpp"
-#include "data/split.hpp"
 #include "io/dataset_io.hpp"
 #include "util/error.hpp"
 
@@ -65,7 +66,8 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
     for (const std::string& spec : o->classes) {
       const std::size_t eq = spec.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-        throw fsh::usage_error("--classes \"" + spec + "\": expected PART=FILE, e.g. test=test.txt");
+        throw fsh::usage_error("--classes \"" + spec +
+                               "\": expected PART=FILE, e.g. test=test.txt");
       so.lists.push_back(
           fsh::read_class_list(spec.substr(eq + 1), fsh::parse_part(spec.substr(0, eq))));
     }
@@ -75,10 +77,10 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
     const fsh::Dataset s = fsh::split_dataset(d, so, where);
     std::vector<std::string> inputs{where + " fingerprint=" + fsh::dataset_fingerprint(d)};
     for (const auto& l : so.lists) inputs.push_back(l.source);
-    fsh::write_dataset(s, o->output,
-                       fsh::make_provenance("fsh-episodes split",
-                                            ctx.common.provenance ? ctx.command_line : "",
-                                            ctx.common.seed, inputs));
+    fsh::write_dataset(
+        s, o->output,
+        fsh::make_provenance("fsh-episodes split", ctx.common.provenance ? ctx.command_line : "",
+                             ctx.common.seed, inputs));
     std::ostringstream msg;
     msg << "split " << d.n_classes() << " classes into " << s.n_classes() << ":";
     for (fsh::Part p : {fsh::Part::train, fsh::Part::val, fsh::Part::test}) {
