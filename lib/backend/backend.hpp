@@ -57,7 +57,7 @@ class Kernels {
 
   // ---- fused batch norm -> ReLU -> 2×2 max-pool (the tail of a Conv-4 block) ----------------
   // The same function as conv bias + batch_norm_forward(relu) + max_pool_forward, in two passes
-  // over x instead of seven, and keeping only the pooled output (backward recomputes x̂ from x).
+  // over x instead of seven, keeping only the pooled output and argmax (backward needs no x̂).
   // x: (C, B, H, W) conv output WITHOUT its bias; xbias: (C) the conv bias, added to x first
   // (null: none); bn.HW = pool.H·pool.W; mean, var: (C) statistics of x + xbias, written or read
   // as in batch_norm_forward; y: (C, B, Ho, Wo); argmax: (C, B, Ho, Wo).

@@ -13,6 +13,9 @@ namespace fsh {
 
 namespace {
 using detail::add_into;
+using detail::affine;
+using detail::lane_sum;
+using detail::parallel_for;
 // Scratch per block, in elements: 1 MB in float, so that the block im2col writes is still in
 // the core's L2 cache when the gemm reads it (measured with bench-nn: 2-8 MB blocks were
 // 20-30% slower), yet hundreds of columns wide so the gemm stays efficient.
@@ -104,17 +107,36 @@ void col2im(const ConvShape& s, const T* col, int b0, int n, T* dx) {
   }
   });
 }
-}  // namespace
-
-std::size_t ConvShape::workspace_size() const {
-  return std::size_t(C) * kh * kw * block_images(*this) * Ho() * Wo();
+// Stride-1 convolutions with square kernels compute the data gradient as a forward convolution
+// of dy with the flipped, transposed kernel (padding kh − 1 − pad): an im2col + gemm of the same
+// shape as the forward pass, instead of a gemm with only K terms per output and a scatter-add.
+bool data_grad_as_conv(const ConvShape& s) {
+  return s.stride == 1 && s.kh == s.kw && s.pad <= s.kh - 1;
 }
 
-namespace detail {
+// The shape of that convolution: dy (K, B, Ho, Wo) -> dx (C, B, H, W).
+ConvShape data_grad_shape(const ConvShape& s) {
+  ConvShape t;
+  t.B = s.B;
+  t.C = s.K;
+  t.H = s.Ho();
+  t.W = s.Wo();
+  t.K = s.C;
+  t.kh = s.kh;
+  t.kw = s.kw;
+  t.stride = 1;
+  t.pad = s.kh - 1 - s.pad;
+  return t;
+}
 
+std::size_t col_block_size(const ConvShape& s) {
+  return std::size_t(s.C) * s.kh * s.kw * block_images(s) * s.Ho() * s.Wo();
+}
+
+// y (K, B, Ho, Wo) = w ⋆ x, block by block: im2col, then one gemm writing straight into y.
 template <class T>
-void CpuKernels<T>::conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias,
-                                   T* y, T* work) {
+void conv_blocks(detail::CpuKernels<T>& k, const ConvShape& s, const T* x, const T* w, T* y,
+                 T* work) {
   const int HoWo = s.Ho() * s.Wo();
   const int CKK = s.C * s.kh * s.kw;
   const int ldy = s.B * HoWo;
@@ -123,16 +145,34 @@ void CpuKernels<T>::conv2d_forward(const ConvShape& s, const T* x, const T* w, c
     const int n = std::min(nb, s.B - b0);
     im2col(s, x, b0, n, work);
     // y[:, b0:b0+n] (K, n·Ho·Wo) = w (K, CKK) · col (CKK, n·Ho·Wo)
-    gemm(false, false, s.K, n * HoWo, CKK, T(1), w, CKK, work, n * HoWo, T(0), y + b0 * HoWo,
-         ldy);
+    k.gemm(false, false, s.K, n * HoWo, CKK, T(1), w, CKK, work, n * HoWo, T(0), y + b0 * HoWo,
+           ldy);
   }
-  if (bias)
-    detail::parallel_for(s.K, [&](int k0, int k1) {
+}
+}  // namespace
+
+std::size_t ConvShape::workspace_size() const {
+  std::size_t col = col_block_size(*this);
+  if (data_grad_as_conv(*this))
+    col = std::max(col, col_block_size(data_grad_shape(*this)) + w_size());
+  return col;
+}
+
+namespace detail {
+
+template <class T>
+void CpuKernels<T>::conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias,
+                                   T* y, T* work) {
+  conv_blocks(*this, s, x, w, y, work);
+  if (bias) {
+    const int ldy = s.B * s.Ho() * s.Wo();
+    parallel_for(s.K, [&](int k0, int k1) {
       for (int k = k0; k < k1; ++k) {
         T* row = y + std::size_t(k) * ldy;
-        detail::affine(row, std::size_t(ldy), T(1), bias[k], row);
+        affine(row, std::size_t(ldy), T(1), bias[k], row);
       }
     });
+  }
 }
 
 template <class T>
@@ -142,10 +182,11 @@ void CpuKernels<T>::conv2d_backward(const ConvShape& s, const T* x, const T* w, 
   const int CKK = s.C * s.kh * s.kw;
   const int ldy = s.B * HoWo;
   const int nb = block_images(s);
+  const bool as_conv = data_grad_as_conv(s);
   if (dbias)
-    detail::parallel_for(s.K, [&](int k0, int k1) {
+    parallel_for(s.K, [&](int k0, int k1) {
       for (int k = k0; k < k1; ++k)
-        dbias[k] = T(detail::lane_sum(dy + std::size_t(k) * ldy, std::size_t(ldy)));
+        dbias[k] = T(lane_sum(dy + std::size_t(k) * ldy, std::size_t(ldy)));
     });
   for (int b0 = 0; b0 < s.B; b0 += nb) {
     const int n = std::min(nb, s.B - b0);
@@ -154,11 +195,22 @@ void CpuKernels<T>::conv2d_backward(const ConvShape& s, const T* x, const T* w, 
     // dw (K, CKK) += dy_block (K, n·Ho·Wo) · colᵀ
     gemm(false, true, s.K, CKK, n * HoWo, T(1), dyb, ldy, work, n * HoWo, T(b0 == 0 ? 0 : 1),
          dw, CKK);
-    if (dx) {
+    if (dx && !as_conv) {
       // dcol (CKK, n·Ho·Wo) = wᵀ (CKK, K) · dy_block, then scattered back into dx.
       gemm(true, false, CKK, n * HoWo, s.K, T(1), w, CKK, dyb, ldy, T(0), work, n * HoWo);
       col2im(s, work, b0, n, dx);
     }
+  }
+  if (dx && as_conv) {
+    // dx = dy ⋆ w', w'[c, k, i, j] = w[k, c, kh−1−i, kw−1−j]; w' sits after the column block.
+    const ConvShape t = data_grad_shape(s);
+    T* wf = work + col_block_size(t);
+    const int KK = s.kh * s.kw;
+    for (int k = 0; k < s.K; ++k)
+      for (int c = 0; c < s.C; ++c)
+        for (int p = 0; p < KK; ++p)
+          wf[(std::size_t(c) * s.K + k) * KK + p] = w[(std::size_t(k) * s.C + c) * KK + KK - 1 - p];
+    conv_blocks(*this, t, dy, wf, dx, work);
   }
 }
 
