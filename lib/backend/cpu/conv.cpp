@@ -2,8 +2,23 @@
 // With the channel-major layout x: (C, B, H, W), the columns of a block of images are
 // contiguous in the output (K, B, Ho, Wo), so W·col writes straight into y (ldc = B·Ho·Wo) and
 // no transposes are needed. Blocks bound the im2col scratch (ConvShape::workspace_size).
+//
+// Threads: the blocks are shared out among fsh's worker pool, each worker running im2col and a
+// single-threaded gemm on its own blocks (OpenBLAS is held at one thread meanwhile), so the
+// cores work on independent gemms instead of OpenBLAS splitting small ones. The weight gradient
+// is summed over a fixed number of chunks of blocks (kWeightChunks, not the thread count), each
+// chunk into its own buffer, then added in chunk order: the bits do not depend on the threads.
+// Workers other than the caller use im2col scratch owned by this file (grown, never shrunk), so
+// the steady state does not allocate.
+#include <cblas.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "backend/registry.hpp"
 
 #include "backend/cpu/cpu_kernels.hpp"
 #include "backend/cpu/lanes.hpp"
@@ -20,6 +35,50 @@ using detail::parallel_for;
 // the core's L2 cache when the gemm reads it (measured with bench-nn: 2-8 MB blocks were
 // 20-30% slower), yet hundreds of columns wide so the gemm stays efficient.
 constexpr std::size_t kBlockElements = std::size_t(1) << 18;
+// Chunks of blocks the weight gradient is summed over (see the file comment): enough to keep
+// 2-8 threads evenly busy, few enough that adding the partial sums is negligible.
+constexpr int kWeightChunks = 8;
+
+// The file-owned scratch: im2col blocks for workers 1.. (worker 0 uses the caller's workspace)
+// and the weight-gradient partial sums of chunks 1.. (chunk 0 sums into dw itself). The mutex
+// makes one convolution at a time use it.
+template <class T>
+struct Scratch {
+  std::mutex mu;
+  std::vector<std::vector<T>> cols;
+  std::vector<T> partial;
+
+  void reserve(int parts, std::size_t col_size) {
+    if (cols.size() < std::size_t(std::max(0, parts - 1))) cols.resize(parts - 1);
+    for (int p = 0; p + 1 < parts; ++p)
+      if (cols[p].size() < col_size) cols[p].resize(col_size);
+  }
+  T* col(T* work, int part) { return part == 0 ? work : cols[part - 1].data(); }
+};
+
+template <class T>
+Scratch<T>& scratch() {
+  static Scratch<T> s;
+  return s;
+}
+
+// OpenBLAS runs single-threaded while this lives (fsh's workers run the gemms in parallel).
+class SerialBlas {
+ public:
+  SerialBlas() { openblas_set_num_threads(1); }
+  ~SerialBlas() { openblas_set_num_threads(fsh::threads()); }
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+};
+
+// Runs f(part, u0, u1) for `parts` contiguous shares [u0, u1) of the units [0, n), in parallel.
+template <class F>
+void over_parts(int n, int parts, F&& f) {
+  parallel_for(parts, [&](int p0, int p1) {
+    for (int p = p0; p < p1; ++p)
+      f(p, int(int64_t(n) * p / parts), int(int64_t(n) * (p + 1) / parts));
+  });
+}
 
 int block_images(const ConvShape& s) {
   std::size_t per_image = std::size_t(s.C) * s.kh * s.kw * s.Ho() * s.Wo();
@@ -134,6 +193,7 @@ std::size_t col_block_size(const ConvShape& s) {
 }
 
 // y (K, B, Ho, Wo) = w ⋆ x, block by block: im2col, then one gemm writing straight into y.
+// Blocks are independent, so they are shared out among the threads (file comment).
 template <class T>
 void conv_blocks(detail::CpuKernels<T>& k, const ConvShape& s, const T* x, const T* w, T* y,
                  T* work) {
@@ -141,13 +201,25 @@ void conv_blocks(detail::CpuKernels<T>& k, const ConvShape& s, const T* x, const
   const int CKK = s.C * s.kh * s.kw;
   const int ldy = s.B * HoWo;
   const int nb = block_images(s);
-  for (int b0 = 0; b0 < s.B; b0 += nb) {
-    const int n = std::min(nb, s.B - b0);
-    im2col(s, x, b0, n, work);
+  const int nblocks = (s.B + nb - 1) / nb;
+  auto block = [&](T* col, int blk) {
+    const int b0 = blk * nb, n = std::min(nb, s.B - b0);
+    im2col(s, x, b0, n, col);
     // y[:, b0:b0+n] (K, n·Ho·Wo) = w (K, CKK) · col (CKK, n·Ho·Wo)
-    k.gemm(false, false, s.K, n * HoWo, CKK, T(1), w, CKK, work, n * HoWo, T(0), y + b0 * HoWo,
+    k.gemm(false, false, s.K, n * HoWo, CKK, T(1), w, CKK, col, n * HoWo, T(0), y + b0 * HoWo,
            ldy);
+  };
+  const int parts = std::min(fsh::threads(), nblocks);
+  if (parts <= 1) {
+    for (int blk = 0; blk < nblocks; ++blk) block(work, blk);
+    return;
   }
+  Scratch<T>& sc = scratch<T>();
+  sc.reserve(parts, col_block_size(s));
+  SerialBlas serial;
+  over_parts(nblocks, parts, [&](int p, int u0, int u1) {
+    for (int blk = u0; blk < u1; ++blk) block(sc.col(work, p), blk);
+  });
 }
 }  // namespace
 
@@ -163,6 +235,7 @@ namespace detail {
 template <class T>
 void CpuKernels<T>::conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* bias,
                                    T* y, T* work) {
+  std::lock_guard<std::mutex> lock(scratch<T>().mu);
   conv_blocks(*this, s, x, w, y, work);
   if (bias) {
     const int ldy = s.B * s.Ho() * s.Wo();
@@ -188,19 +261,47 @@ void CpuKernels<T>::conv2d_backward(const ConvShape& s, const T* x, const T* w, 
       for (int k = k0; k < k1; ++k)
         dbias[k] = T(lane_sum(dy + std::size_t(k) * ldy, std::size_t(ldy)));
     });
-  for (int b0 = 0; b0 < s.B; b0 += nb) {
-    const int n = std::min(nb, s.B - b0);
-    const T* dyb = dy + b0 * HoWo;  // (K, n·Ho·Wo) with row stride ldy
-    im2col(s, x, b0, n, work);
-    // dw (K, CKK) += dy_block (K, n·Ho·Wo) · colᵀ
-    gemm(false, true, s.K, CKK, n * HoWo, T(1), dyb, ldy, work, n * HoWo, T(b0 == 0 ? 0 : 1),
-         dw, CKK);
-    if (dx && !as_conv) {
-      // dcol (CKK, n·Ho·Wo) = wᵀ (CKK, K) · dy_block, then scattered back into dx.
-      gemm(true, false, CKK, n * HoWo, s.K, T(1), w, CKK, dyb, ldy, T(0), work, n * HoWo);
-      col2im(s, work, b0, n, dx);
+  // Chunk c sums the weight gradient of its blocks into its own buffer (chunk 0: into dw).
+  const int nblocks = (s.B + nb - 1) / nb;
+  const int nchunks = std::max(1, std::min(kWeightChunks, nblocks));
+  const std::size_t wsize = std::size_t(s.K) * CKK;
+  const int parts = std::min(fsh::threads(), nchunks);
+  Scratch<T>& sc = scratch<T>();
+  std::lock_guard<std::mutex> lock(sc.mu);
+  sc.reserve(parts, col_block_size(s));
+  if (sc.partial.size() < (nchunks - 1) * wsize) sc.partial.resize((nchunks - 1) * wsize);
+  auto chunk = [&](T* col, int c) {
+    T* acc = c == 0 ? dw : sc.partial.data() + (c - 1) * wsize;
+    const int blk0 = int(int64_t(nblocks) * c / nchunks);
+    const int blk1 = int(int64_t(nblocks) * (c + 1) / nchunks);
+    for (int blk = blk0; blk < blk1; ++blk) {
+      const int b0 = blk * nb, n = std::min(nb, s.B - b0);
+      const T* dyb = dy + b0 * HoWo;  // (K, n·Ho·Wo) with row stride ldy
+      im2col(s, x, b0, n, col);
+      // acc (K, CKK) += dy_block (K, n·Ho·Wo) · colᵀ
+      gemm(false, true, s.K, CKK, n * HoWo, T(1), dyb, ldy, col, n * HoWo,
+           T(blk == blk0 ? 0 : 1), acc, CKK);
+      if (dx && !as_conv) {
+        // dcol (CKK, n·Ho·Wo) = wᵀ (CKK, K) · dy_block, then scattered back into dx (the
+        // planes of this block's images only).
+        gemm(true, false, CKK, n * HoWo, s.K, T(1), w, CKK, dyb, ldy, T(0), col, n * HoWo);
+        col2im(s, col, b0, n, dx);
+      }
     }
+  };
+  if (parts <= 1) {
+    for (int c = 0; c < nchunks; ++c) chunk(work, c);
+  } else {
+    SerialBlas serial;
+    over_parts(nchunks, parts, [&](int p, int c0, int c1) {
+      for (int c = c0; c < c1; ++c) chunk(sc.col(work, p), c);
+    });
   }
+  if (nchunks > 1)
+    parallel_for(int(wsize), [&](int i0, int i1) {
+      for (int c = 1; c < nchunks; ++c) add_into(sc.partial.data() + (c - 1) * wsize + i0,
+                                                 std::size_t(i1 - i0), dw + i0);
+    });
   if (dx && as_conv) {
     // dx = dy ⋆ w', w'[c, k, i, j] = w[k, c, kh−1−i, kw−1−j]; w' sits after the column block.
     const ConvShape t = data_grad_shape(s);
