@@ -453,3 +453,27 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool backward with gamma = 0") {
   CHECK(db[0] == doctest::Approx(ref_b).epsilon(1e-12));
   for (double v : dx) CHECK(v == 0.0);  // γ = 0: nothing reaches x
 }
+
+TEST_CASE("conv2d's weight gradient over many blocks gives the same bits with 1 and 2 threads") {
+  // 40 images of 16×16×24: several im2col blocks, so several weight-gradient chunks, shared
+  // differently between 1 and 2 threads; the chunks' fixed summation order keeps the bits.
+  fsh::ConvShape cs;
+  cs.B = 40; cs.C = 24; cs.H = 16; cs.W = 16; cs.K = 16; cs.kh = 3; cs.kw = 3; cs.stride = 1;
+  cs.pad = 1;
+  fsh::Rng rng(81);
+  V x = random_vector(cs.x_size(), rng), w = random_vector(cs.w_size(), rng),
+    dy = random_vector(cs.y_size(), rng);
+  auto run = [&](int threads) {
+    fsh::set_threads(threads);
+    V y(cs.y_size()), work(cs.workspace_size()), dx(cs.x_size()), dw(cs.w_size()), db(cs.K);
+    K64().conv2d_forward(cs, x.data(), w.data(), nullptr, y.data(), work.data());
+    K64().conv2d_backward(cs, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
+                          work.data());
+    V all = y;
+    for (const V* v : {&dx, &dw, &db}) all.insert(all.end(), v->begin(), v->end());
+    return all;
+  };
+  V one = run(1), two = run(2);
+  fsh::set_threads(0);
+  CHECK(one == two);
+}

@@ -220,3 +220,28 @@ TEST_CASE("workspaces: results do not depend on earlier, larger or smaller batch
   CHECK(std::equal(va.begin(), va.end(), fb));
   CHECK(ga == gb);
 }
+
+TEST_CASE("Conv-4 forward + backward (float) gives the same bits with 1 and 2 threads") {
+  fsh::Conv4Config cfg;  // 28×28×1, hidden 64: the benchmark's network
+  fsh::Conv4<float> net(cfg);
+  fsh::Rng rng(15);
+  std::vector<float> params(net.layout().size());
+  net.init(params.data(), rng);
+  const int batch = 60;
+  std::vector<float> x(std::size_t(batch) * 784), df(std::size_t(batch) * net.feature_dim());
+  for (auto& v : x) v = float(rng.uniform());
+  for (auto& v : df) v = float(rng.uniform() - 0.5);
+  auto run = [&](int threads) {
+    fsh::set_threads(threads);
+    const float* f = net.forward(params.data(), x.data(), batch, fsh::BnMode::batch);
+    std::vector<float> out(f, f + std::size_t(batch) * net.feature_dim());
+    std::vector<float> g(params.size()), dx(x.size());
+    net.backward(params.data(), df.data(), g.data(), dx.data());
+    out.insert(out.end(), g.begin(), g.end());
+    out.insert(out.end(), dx.begin(), dx.end());
+    return out;
+  };
+  std::vector<float> one = run(1), two = run(2);
+  fsh::set_threads(0);
+  CHECK(one == two);
+}
