@@ -477,3 +477,9 @@ TEST_CASE("conv2d's weight gradient over many blocks gives the same bits with 1 
   fsh::set_threads(0);
   CHECK(one == two);
 }
+
+TEST_CASE("conv2d: 5x5 kernel, padding 2 (output size = input size, narrow images)") {
+  fsh::ConvShape s;
+  s.B = 3; s.C = 2; s.H = 6; s.W = 3; s.K = 3; s.kh = 5; s.kw = 5; s.stride = 1; s.pad = 2;
+  conv_case(s, 6);
+}

@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -96,10 +97,51 @@ void valid_range(int W, int Wo, int stride, int pad, int j, int& lo, int& hi) {
   lo = std::min(lo, hi);
 }
 
+// im2col for stride 1 with output size = input size ("same" padding): row (c, i, j) of col is
+// the n planes of channel c shifted by (i − pad)·W + (j − pad) as one flat copy, then the
+// positions whose source lies outside their image (rows, then the edge columns) set to zero.
+// One large copy per row instead of one per output row of each image.
+template <class T>
+void im2col_same(const ConvShape& s, const T* x, int b0, int n, T* col) {
+  const int H = s.H, W = s.W;
+  const std::ptrdiff_t plane = std::ptrdiff_t(H) * W, total = plane * n;
+  detail::parallel_for(s.C, [&](int c0, int c1) {
+  for (int c = c0; c < c1; ++c)
+    for (int i = 0; i < s.kh; ++i)
+      for (int j = 0; j < s.kw; ++j) {
+        T* row = col + std::size_t((c * s.kh + i) * s.kw + j) * total;
+        const T* src = x + (std::size_t(c) * s.B + b0) * plane;
+        const std::ptrdiff_t shift = std::ptrdiff_t(i - s.pad) * W + (j - s.pad);
+        const std::ptrdiff_t t0 = std::max<std::ptrdiff_t>(0, -shift);
+        const std::ptrdiff_t t1 = std::min(total, total - shift);
+        if (t1 > t0) std::memcpy(row + t0, src + t0 + shift, sizeof(T) * (t1 - t0));
+        std::fill(row, row + std::min(t0, total), T(0));
+        std::fill(row + std::max(t0, t1), row + total, T(0));
+        const int rlo = std::clamp(s.pad - i, 0, H), rhi = std::clamp(H + s.pad - i, rlo, H);
+        int lo, hi;
+        valid_range(W, W, 1, s.pad, j, lo, hi);
+        for (int b = 0; b < n; ++b) {
+          T* o = row + b * plane;
+          std::fill(o, o + std::ptrdiff_t(rlo) * W, T(0));
+          std::fill(o + std::ptrdiff_t(rhi) * W, o + plane, T(0));
+          if (lo > 0 || hi < W)
+            for (int oh = rlo; oh < rhi; ++oh) {
+              std::fill(o + oh * W, o + oh * W + lo, T(0));
+              std::fill(o + oh * W + hi, o + (oh + 1) * W, T(0));
+            }
+        }
+      }
+  });
+}
+
 // col: (C·kh·kw, n·Ho·Wo) from images [b0, b0 + n) of x: (C, B, H, W).
 template <class T>
 void im2col(const ConvShape& s, const T* x, int b0, int n, T* col) {
   const int Ho = s.Ho(), Wo = s.Wo(), HoWo = Ho * Wo;
+  if (s.stride == 1 && Ho == s.H && Wo == s.W) {
+    im2col_same(s, x, b0, n, col);
+    return;
+  }
   const std::size_t ncol = std::size_t(n) * HoWo;
   detail::parallel_for(s.C, [&](int c0, int c1) {
   for (int c = c0; c < c1; ++c)
