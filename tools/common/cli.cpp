@@ -40,7 +40,7 @@ std::string version_text(const std::string& tool) {
   s << tool << " (fsh) " << FSH_VERSION << "\n"
     << "  HDF5 " << maj << "." << min << "." << rel << "\n"
     << "  xtensor " << FSH_XTENSOR_VERSION << ", xtensor-blas " << FSH_XTENSOR_BLAS_VERSION << "\n"
-    << "  OpenBLAS " << openblas_get_config() << "\n"
+    << "  " << openblas_get_config() << "\n"
     << "  CLI11 " << FSH_CLI11_VERSION << "\n"
     << "  libpng " << png_get_libpng_ver(nullptr) << "\n"
     << "  libzip " << zip_libzip_version() << "\n";
