@@ -24,6 +24,33 @@ void TrainConfig::validate() const {
   need(checkpoint_every >= 0, "--checkpoint-every must be >= 0 (0 = only at the end)");
 }
 
+namespace {
+// The /train attributes of fsh-model, one list for the writer and the reader. The two parts
+// (enum values stored as strings) are handled beside it.
+template <class Visit>
+void visit_train_fields(TrainConfig& t, Visit&& f) {
+  f("data", t.data);
+  f("data_fingerprint", t.data_fingerprint);
+  f("n_way", t.n_way);
+  f("k_shot", t.k_shot);
+  f("n_query", t.n_query);
+  f("episodes", t.episodes);
+  f("seed", t.seed);
+  f("optimizer", t.optimizer);
+  f("momentum", t.momentum);
+  f("lr", t.schedule.base_lr);
+  f("lr_step", t.schedule.step);
+  f("lr_gamma", t.schedule.gamma);
+  f("val_every", t.val_every);
+  f("val_count", t.val_count);
+  f("val_way", t.val_way);
+  f("val_shot", t.val_shot);
+  f("val_query", t.val_query);
+  f("val_seed", t.val_seed);
+  f("checkpoint_every", t.checkpoint_every);
+}
+}  // namespace
+
 void write_model_config(io::Writer& w, const ModelConfig& m) {
   const Conv4Config& c = m.backbone;
   w.group("config");
@@ -75,27 +102,10 @@ void write_checkpoint(const Checkpoint& c, const ParamLayout& layout, const std:
   write_model_config(w, c.model);
   const TrainConfig& t = c.train;
   w.group("train");
-  w.attr("train", "data", t.data);
-  w.attr("train", "data_fingerprint", t.data_fingerprint);
+  TrainConfig fields = t;
+  visit_train_fields(fields, [&](const char* name, const auto& value) { w.attr("train", name, value); });
   w.attr("train", "part", to_string(t.part));
-  w.attr("train", "n_way", t.n_way);
-  w.attr("train", "k_shot", t.k_shot);
-  w.attr("train", "n_query", t.n_query);
-  w.attr("train", "episodes", t.episodes);
-  w.attr("train", "seed", t.seed);
-  w.attr("train", "optimizer", t.optimizer);
-  w.attr("train", "momentum", t.momentum);
-  w.attr("train", "lr", t.schedule.base_lr);
-  w.attr("train", "lr_step", t.schedule.step);
-  w.attr("train", "lr_gamma", t.schedule.gamma);
   w.attr("train", "val_part", to_string(t.val_part));
-  w.attr("train", "val_every", t.val_every);
-  w.attr("train", "val_count", t.val_count);
-  w.attr("train", "val_way", t.val_way);
-  w.attr("train", "val_shot", t.val_shot);
-  w.attr("train", "val_query", t.val_query);
-  w.attr("train", "val_seed", t.val_seed);
-  w.attr("train", "checkpoint_every", t.checkpoint_every);
   for (const ParamView& v : layout.views()) {
     io::Shape shape(v.shape.begin(), v.shape.end());
     w.put("params/" + v.name,
@@ -133,32 +143,17 @@ Checkpoint read_checkpoint(const io::Reader& r) {
   for (const char* g : {"train", "optimizer", "state", "params"})
     if (!r.has(g)) throw format_error(f + ": missing group /" + std::string(g));
   TrainConfig& t = c.train;
+  struct Read {
+    const io::Reader& r;
+    void operator()(const char* name, std::string& v) const { v = r.attr_string("train", name); }
+    void operator()(const char* name, int64_t& v) const { v = r.attr_int("train", name); }
+    void operator()(const char* name, uint64_t& v) const { v = r.attr_uint("train", name); }
+    void operator()(const char* name, double& v) const { v = r.attr_double("train", name); }
+  };
+  visit_train_fields(t, Read{r});
   try {
-    t.data = r.attr_string("train", "data");
-    t.data_fingerprint = r.attr_string("train", "data_fingerprint");
     t.part = parse_part_choice(r.attr_string("train", "part"));
     t.val_part = parse_part_choice(r.attr_string("train", "val_part"));
-  } catch (const usage_error& e) {
-    throw format_error(f + ": /train: " + e.what());
-  }
-  t.n_way = r.attr_int("train", "n_way");
-  t.k_shot = r.attr_int("train", "k_shot");
-  t.n_query = r.attr_int("train", "n_query");
-  t.episodes = r.attr_int("train", "episodes");
-  t.seed = r.attr_uint("train", "seed");
-  t.optimizer = r.attr_string("train", "optimizer");
-  t.momentum = r.attr_double("train", "momentum");
-  t.schedule.base_lr = r.attr_double("train", "lr");
-  t.schedule.step = r.attr_int("train", "lr_step");
-  t.schedule.gamma = r.attr_double("train", "lr_gamma");
-  t.val_every = r.attr_int("train", "val_every");
-  t.val_count = r.attr_int("train", "val_count");
-  t.val_way = r.attr_int("train", "val_way");
-  t.val_shot = r.attr_int("train", "val_shot");
-  t.val_query = r.attr_int("train", "val_query");
-  t.val_seed = r.attr_uint("train", "val_seed");
-  t.checkpoint_every = r.attr_int("train", "checkpoint_every");
-  try {
     t.validate();
   } catch (const usage_error& e) {
     throw format_error(f + ": /train: " + e.what());
