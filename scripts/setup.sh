@@ -9,7 +9,9 @@ shift || true
 
 packages=(g++ cmake make pkg-config libcli11-dev libhdf5-dev libxtensor-dev libxtensor-blas-dev
   libopenblas-dev doctest-dev libpng-dev libjpeg-dev libzip-dev zlib1g-dev
-  python3-h5py python3-numpy python3-torch)
+  python3-h5py python3-numpy python3-pil)
+# python3-torch is only needed to regenerate the committed PyTorch fixture
+# (scripts/make_nn_fixture.py); the tests read the fixture and do not need it.
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
