@@ -46,17 +46,15 @@ Part as_part(PartChoice p) {
 
 }  // namespace
 
-Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where,
-                         const std::string& fingerprint) {
+EpisodeSampler::EpisodeSampler(const Dataset& d, const SampleOptions& o, const std::string& where,
+                               const std::string& fingerprint)
+    : d_(d), o_(o), where_(where) {
   if (o.n_way < 1) throw usage_error("N (ways) must be >= 1, got " + std::to_string(o.n_way));
   if (o.k_shot < 1) throw usage_error("K (shots) must be >= 1, got " + std::to_string(o.k_shot));
   if (o.n_query < 0)
     throw usage_error("Q (queries) must be >= 0, got " + std::to_string(o.n_query));
-  if (o.count < 1) throw usage_error("count must be >= 1, got " + std::to_string(o.count));
-  if (o.first < 0) throw usage_error("first must be >= 0, got " + std::to_string(o.first));
 
   // The classes episodes may use, in dataset order.
-  std::vector<int32_t> eligible;
   if (o.part != PartChoice::all && d.class_part.empty())
     throw usage_error(where + ": not a split (fsh-dataset), so it has no part " +
                       to_string(o.part) + "; use --part all or make a split with " +
@@ -64,49 +62,57 @@ Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::st
   for (int64_t c = 0; c < d.n_classes(); ++c) {
     const Part p = d.class_part.empty() ? Part::train : d.class_part[c];
     if (o.part == PartChoice::all ? p != Part::none : p == as_part(o.part))
-      eligible.push_back(static_cast<int32_t>(c));
+      eligible_.push_back(static_cast<int32_t>(c));
   }
   const std::string part_words =
       o.part == PartChoice::all ? "classes" : "classes of part " + to_string(o.part);
-  if (o.n_way > static_cast<int64_t>(eligible.size()))
+  if (o.n_way > static_cast<int64_t>(eligible_.size()))
     throw usage_error(where + ": N = " + std::to_string(o.n_way) + " exceeds the " +
-                      std::to_string(eligible.size()) + " " + part_words);
+                      std::to_string(eligible_.size()) + " " + part_words);
 
-  std::vector<std::vector<int32_t>> members(static_cast<std::size_t>(d.n_classes()));
-  for (int64_t i = 0; i < d.size(); ++i) members[d.labels[i]].push_back(static_cast<int32_t>(i));
+  members_.resize(static_cast<std::size_t>(d.n_classes()));
+  for (int64_t i = 0; i < d.size(); ++i) members_[d.labels[i]].push_back(static_cast<int32_t>(i));
   const int64_t per_class = o.k_shot + o.n_query;
-  for (int32_t c : eligible)
-    if (static_cast<int64_t>(members[c].size()) < per_class)
-      throw usage_error(
-          where + ": class \"" + d.class_names[c] + "\" has " + std::to_string(members[c].size()) +
-          " images; K+Q = " + std::to_string(per_class) + " needs at least that many per class");
+  for (int32_t c : eligible_)
+    if (static_cast<int64_t>(members_[c].size()) < per_class)
+      throw usage_error(where + ": class \"" + d.class_names[c] + "\" has " +
+                        std::to_string(members_[c].size()) + " images; K+Q = " +
+                        std::to_string(per_class) + " needs at least that many per class");
+  fingerprint_ = fingerprint.empty() ? dataset_fingerprint(d) : fingerprint;
+}
 
+Episodes EpisodeSampler::draw(int64_t first, int64_t count) const {
+  if (count < 1) throw usage_error("count must be >= 1, got " + std::to_string(count));
+  if (first < 0) throw usage_error("first must be >= 0, got " + std::to_string(first));
+  const SampleOptions& o = o_;
+  const int64_t per_class = o.k_shot + o.n_query;
   Episodes e;
   e.n_way = o.n_way;
   e.k_shot = o.k_shot;
   e.n_query = o.n_query;
-  e.first = o.first;
+  e.first = first;
   e.seed = o.seed;
   e.part = o.part;
-  e.dataset_fingerprint = fingerprint.empty() ? dataset_fingerprint(d) : fingerprint;
-  e.dataset_size = d.size();
-  e.class_names = d.class_names;
-  e.dataset_path = where;
-  e.height = d.height;
-  e.width = d.width;
-  e.channels = d.channels;
-  e.classes.reserve(static_cast<std::size_t>(o.count * o.n_way));
-  e.support.reserve(static_cast<std::size_t>(o.count * o.n_way * o.k_shot));
-  e.query.reserve(static_cast<std::size_t>(o.count * o.n_way * o.n_query));
+  e.dataset_fingerprint = fingerprint_;
+  e.dataset_size = d_.size();
+  e.class_names = d_.class_names;
+  e.dataset_path = where_;
+  e.height = d_.height;
+  e.width = d_.width;
+  e.channels = d_.channels;
+  e.classes.reserve(static_cast<std::size_t>(count * o.n_way));
+  e.support.reserve(static_cast<std::size_t>(count * o.n_way * o.k_shot));
+  e.query.reserve(static_cast<std::size_t>(count * o.n_way * o.n_query));
   std::vector<int32_t> query_row;
-  for (int64_t ep = o.first; ep < o.first + o.count; ++ep) {
+  for (int64_t ep = first; ep < first + count; ++ep) {
     Rng rng = Rng::stream(o.seed, static_cast<uint64_t>(ep));
-    const std::vector<int64_t> picks = rng.choose(static_cast<int64_t>(eligible.size()), o.n_way);
+    const std::vector<int64_t> picks =
+        rng.choose(static_cast<int64_t>(eligible_.size()), o.n_way);
     query_row.clear();
     for (int64_t pick : picks) {
-      const int32_t c = eligible[pick];
+      const int32_t c = eligible_[pick];
       e.classes.push_back(c);
-      const auto& m = members[c];
+      const auto& m = members_[c];
       const std::vector<int64_t> chosen = rng.choose(static_cast<int64_t>(m.size()), per_class);
       for (int64_t k = 0; k < o.k_shot; ++k) e.support.push_back(m[chosen[k]]);
       for (int64_t q = o.k_shot; q < per_class; ++q) query_row.push_back(m[chosen[q]]);
@@ -114,6 +120,13 @@ Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::st
     e.query.insert(e.query.end(), query_row.begin(), query_row.end());
   }
   return e;
+}
+
+Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where,
+                         const std::string& fingerprint) {
+  if (o.count < 1) throw usage_error("count must be >= 1, got " + std::to_string(o.count));
+  if (o.first < 0) throw usage_error("first must be >= 0, got " + std::to_string(o.first));
+  return EpisodeSampler(d, o, where, fingerprint).draw(o.first, o.count);
 }
 
 void embed_images(Episodes& e, const Dataset& d) {

@@ -62,6 +62,25 @@ struct Episodes {
   int64_t query_size() const { return n_way * n_query; }   // N*Q
 };
 
+// The sampler behind sample_episodes(), for callers that draw again and again from one
+// dataset (a trainer draws one episode per step): the constructor checks the options and indexes
+// the classes once; draw(first, count) gives exactly what sample_episodes would with that
+// first/count. The dataset must outlive the sampler.
+class EpisodeSampler {
+ public:
+  // o.first and o.count are ignored (draw() takes them). Throws as sample_episodes does.
+  EpisodeSampler(const Dataset& d, const SampleOptions& o, const std::string& where,
+                 const std::string& fingerprint = "");
+  Episodes draw(int64_t first, int64_t count) const;
+
+ private:
+  const Dataset& d_;
+  SampleOptions o_;
+  std::string where_, fingerprint_;
+  std::vector<int32_t> eligible_;              // classes of the part, in dataset order
+  std::vector<std::vector<int32_t>> members_;  // [n_classes] image indices of each class
+};
+
 // Draws o.count episodes (numbers o.first ... o.first+o.count-1) from the classes of o.part.
 // Throws usage_error when the part is empty or not split, when N exceeds its classes, or when
 // K+Q exceeds a class's instances (naming the class). `where` names the dataset in messages

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "eval/stats.hpp"
@@ -129,13 +130,17 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
     write_checkpoint(ck, method->params().layout(), path, run.provenance);
   };
 
-  SampleOptions so;
-  so.n_way = t.n_way;
-  so.k_shot = t.k_shot;
-  so.n_query = t.n_query;
-  so.count = 1;
-  so.seed = t.seed;
-  so.part = t.part;
+  // Training episodes: the classes are indexed once, then one episode is drawn per step.
+  std::optional<EpisodeSampler> sampler;
+  if (!episodes) {
+    SampleOptions so;
+    so.n_way = t.n_way;
+    so.k_shot = t.k_shot;
+    so.n_query = t.n_query;
+    so.seed = t.seed;
+    so.part = t.part;
+    sampler.emplace(*data, so, t.data, t.data_fingerprint);
+  }
 
   while (ck.episode < t.episodes) {
     if (interrupt_signal()) {
@@ -152,10 +157,7 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
     if (episodes) {
       images = episodes->images(e % episodes->count());
     } else {
-      so.first = e;
-      // The fingerprint is passed in: hashing the dataset per episode would cost more than
-      // the episode.
-      const Episodes one = sample_episodes(*data, so, t.data, t.data_fingerprint);
+      const Episodes one = sampler->draw(e, 1);
       images = episode_images(one, 0, data);
     }
     const EpisodeTensors tensors = to_tensors(images);
