@@ -17,7 +17,7 @@ std::string blk(const char* kind, int i, const char* what) {
 void apply_fold(const Conv4Config& cfg, int n_way, const float* conv4_params,
                 const std::vector<std::vector<float>>& scale,
                 const std::vector<std::vector<float>>& shift, float* primary) {
-  const ParamLayout src = Conv4<float>(cfg).layout();
+  const ParamLayout src = conv4_layout(cfg);
   const ParamLayout dst = PrimaryNet<float>::layout(cfg, n_way);
   for (int i = 0; i < cfg.depth; ++i) {
     const ParamView& ws = src.at(blk("conv", i, "weight"));
@@ -37,7 +37,7 @@ void apply_fold(const Conv4Config& cfg, int n_way, const float* conv4_params,
 
 void fold_statistics(const Conv4Config& cfg, const float* conv4_params,
                      const std::vector<BnStats<float>>& stats, AdaptedClassifier& a) {
-  const ParamLayout src = Conv4<float>(cfg).layout();
+  const ParamLayout src = conv4_layout(cfg);
   a.primary.assign(PrimaryNet<float>::layout(cfg, a.n_way).size(), 0.0f);
   a.fold_scale.assign(cfg.depth, {});
   a.fold_shift.assign(cfg.depth, {});
@@ -116,7 +116,7 @@ void write_adapted(const AdaptedSet& s, const std::string& path, const Provenanc
   w.attr("episodes", "first", s.first);
   w.attr("episodes", "seed", s.episodes_seed);
   w.attr("episodes", "dataset_fingerprint", s.dataset_fingerprint);
-  const ParamLayout src = Conv4<float>(cfg).layout();
+  const ParamLayout src = conv4_layout(cfg);
   for (int i = 0; i < D; ++i) {
     for (const char* what : {"weight", "bias"}) {
       const ParamView& v = src.at(blk("conv", i, what));
@@ -160,7 +160,7 @@ AdaptedSet read_adapted(const io::Reader& r) {
   s.episodes_seed = r.attr_uint("episodes", "seed");
   s.dataset_fingerprint = r.attr_string("episodes", "dataset_fingerprint");
   const int64_t D = cfg.depth, K = cfg.hidden, N = s.n_way;
-  const ParamLayout src = Conv4<float>(cfg).layout();
+  const ParamLayout src = conv4_layout(cfg);
   s.base.assign(src.size(), 0.0f);
   s.scale.assign(std::size_t(E) * D * K, 0.0f);
   s.shift.assign(s.scale.size(), 0.0f);

@@ -9,7 +9,7 @@
 namespace fsh {
 
 ProtoNet::ProtoNet(const ModelConfig& cfg)
-    : Method(cfg, Conv4<float>(cfg.backbone).layout()),
+    : Method(cfg, conv4_layout(cfg.backbone)),
       net_(cfg.backbone),
       k_(&default_backend().kernels<float>()) {}
 

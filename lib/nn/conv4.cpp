@@ -59,16 +59,6 @@ std::string idx(const char* prefix, int i, const char* suffix) {
   return prefix + std::to_string(i) + suffix;
 }
 
-ParamLayout conv4_layout(const Conv4Config& c) {
-  ParamLayout l;
-  for (int i = 0; i < c.depth; ++i) {
-    l.add(idx("conv", i, ".weight"), {c.hidden, block_channels(c, i), 3, 3});
-    l.add(idx("conv", i, ".bias"), {c.hidden});
-    l.add(idx("bn", i, ".gamma"), {c.hidden});
-    l.add(idx("bn", i, ".beta"), {c.hidden});
-  }
-  return l;
-}
 
 // Grows v to at least n elements; never shrinks, so steady-state calls do not allocate.
 template <class V>
@@ -95,6 +85,17 @@ void check_batch(int batch) {
 }
 
 }  // namespace
+
+ParamLayout conv4_layout(const Conv4Config& c) {
+  ParamLayout l;
+  for (int i = 0; i < c.depth; ++i) {
+    l.add(idx("conv", i, ".weight"), {c.hidden, block_channels(c, i), 3, 3});
+    l.add(idx("conv", i, ".bias"), {c.hidden});
+    l.add(idx("bn", i, ".gamma"), {c.hidden});
+    l.add(idx("bn", i, ".beta"), {c.hidden});
+  }
+  return l;
+}
 
 // ---- Conv-4 with batch norm -----------------------------------------------------------------
 

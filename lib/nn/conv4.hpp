@@ -48,6 +48,10 @@ struct BnStats {
   std::vector<T> mean, var;  // (K)
 };
 
+// The parameter layout of a Conv-4 of this configuration (the names listed above), without
+// building the network.
+ParamLayout conv4_layout(const Conv4Config& cfg);
+
 template <class T>
 class Conv4 {
  public:
