@@ -169,7 +169,7 @@ TEST_CASE("fsh-adapted files round-trip every episode bit for bit") {
   s.k_shot = 1;
   s.n_query = 2;
   s.dataset_fingerprint = "0123456789abcdef";
-  s.base.assign(net.params().values(), net.params().values() + net.params().size());
+  s.base = net.base_convolutions();
   std::vector<AdaptedClassifier> direct;
   for (int e = 0; e < 3; ++e) {
     direct.push_back(net.adapt(random_episode(3, 1, 2, 100 + e)));

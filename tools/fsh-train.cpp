@@ -1,13 +1,14 @@
 // fsh-train: meta-trains a few-shot method and writes an fsh-model checkpoint. All logic is in
-// lib/methods (trainer.hpp); this file maps flags to a TrainConfig and reports the outcome.
+// lib/methods (setup.hpp, trainer.hpp); this file maps flags to a configuration and reports the
+// outcome.
 #include <unistd.h>
 
 #include <iostream>
 
+#include <map>
+
 #include "common/cli.hpp"
-#include "data/fingerprint.hpp"
-#include "io/dataset_io.hpp"
-#include "io/episodes_io.hpp"
+#include "methods/setup.hpp"
 #include "methods/trainer.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -26,8 +27,10 @@ std::string best_path(const std::string& out) {
 
 int run(int argc, char** argv) {
   const std::string tool = "fsh-train";
-  CLI::App app("Meta-train a few-shot method (protonet) on episodes drawn from a split dataset "
-               "or taken from an episodes file; writes an fsh-model checkpoint.",
+  std::string methods;
+  for (const auto& n : method_names()) methods += (methods.empty() ? "" : ", ") + n;
+  CLI::App app("Meta-train a few-shot method (" + methods + ") on episodes drawn from a split "
+               "dataset or taken from an episodes file; writes an fsh-model checkpoint.",
                tool);
   app.set_version_flag("--version", cli::version_text(tool));
   cli::CommonOptions common;
@@ -37,7 +40,7 @@ int run(int argc, char** argv) {
   std::string data, dataset_for_episodes, resume, part = "train", val_part = "val", bn = "support";
   std::string best;
   bool no_best = false;
-  app.add_option("--method", m.method, "method: protonet")->capture_default_str();
+  app.add_option("--method", m.method, "method: " + methods)->capture_default_str();
   app.add_option("--data", data,
                  "training data: an fsh-split/fsh-dataset file (episodes are sampled from it) "
                  "or an fsh-episodes file (its episodes are used in turn)");
@@ -51,6 +54,29 @@ int run(int argc, char** argv) {
   app.add_option("-Q,--query", t.n_query, "query images per class")->capture_default_str();
   app.add_option("-n,--num-episodes", t.episodes, "total training episodes")
       ->capture_default_str();
+  app.add_option("--meta-batch", t.meta_batch,
+                 "episodes per optimizer step, their gradients averaged in episode order")
+      ->capture_default_str();
+  // Every registered method's settings become flags: --inner-lr for inner_lr.
+  std::map<std::string, std::string> setting_text;  // setting name -> value as given
+  std::map<std::string, CLI::Option*> setting_opt;
+  for (const MethodInfo& info : registered_methods())
+    for (const SettingSpec& spec : info.settings) {
+      if (setting_opt.count(spec.name)) {
+        setting_opt[spec.name]->description(setting_opt[spec.name]->get_description() + ", " +
+                                            info.name);
+        continue;
+      }
+      std::string flag = "--" + spec.name;
+      for (char& ch : flag) ch = ch == '_' ? '-' : ch;
+      const std::string help = spec.help + " (default " + to_string(spec.default_value) +
+                               "); method: " + info.name;
+      if (spec.default_value.index() == 0)
+        setting_opt[spec.name] = app.add_flag_callback(
+            flag, [&setting_text, n = spec.name] { setting_text[n] = "true"; }, help);
+      else
+        setting_opt[spec.name] = app.add_option(flag, setting_text[spec.name], help);
+    }
   app.add_option("--optimizer", t.optimizer, "adam or sgd")->capture_default_str();
   app.add_option("--lr", t.schedule.base_lr, "initial learning rate")->capture_default_str();
   app.add_option("--lr-step", t.schedule.step,
@@ -104,6 +130,29 @@ int run(int argc, char** argv) {
   r.progress = common.verbosity >= 1;
   r.best_output = no_best ? "" : (best.empty() ? best_path(r.output) : best);
 
+  // The method settings given on the command line, typed by their declaration.
+  Settings given;
+  for (auto& [name, opt] : setting_opt) {
+    if (opt->count() == 0) continue;
+    const MethodInfo& info = method_info(m.method);
+    const SettingSpec* spec = nullptr;
+    for (const SettingSpec& sp : info.settings)
+      if (sp.name == name) spec = &sp;
+    if (!spec)
+      throw usage_error(opt->get_name() + " is a setting of another method, not of " + m.method);
+    const std::string& text = setting_text[name];
+    try {
+      switch (spec->default_value.index()) {
+        case 0: given[name] = true; break;
+        case 1: given[name] = int64_t(std::stoll(text)); break;
+        case 2: given[name] = std::stod(text); break;
+        default: given[name] = text; break;
+      }
+    } catch (const std::logic_error&) {
+      throw usage_error(opt->get_name() + ": '" + text + "' is not a valid value");
+    }
+  }
+
   Checkpoint ck;
   if (!resume.empty()) {
     ck = read_checkpoint(resume);
@@ -114,13 +163,19 @@ int run(int argc, char** argv) {
       ck.train.episodes = t.episodes;
     }
     if (data.empty()) data = ck.train.data;
+    bool model_flags = !given.empty();
+    for (const char* f : {"--method", "--way", "--shot", "--query", "--meta-batch", "--optimizer",
+                          "--lr", "--lr-step", "--lr-gamma", "--momentum", "--hidden", "--bn",
+                          "--part", "--val-part", "--val-every", "--val-episodes", "--val-way",
+                          "--val-shot", "--val-query", "--checkpoint-every"})
+      model_flags |= app.count(f) > 0;
+    for (const std::string& w : resume_warnings(app.count("--seed") > 0, model_flags)) say(w);
     say("resuming " + resume + " at episode " + std::to_string(ck.episode) + " of " +
         std::to_string(ck.train.episodes));
   } else {
     if (data.empty()) throw usage_error("--data is required (or --resume a checkpoint)");
     if (!app.count("--val-shot")) t.val_shot = t.k_shot;
     t.seed = common.seed;
-    t.val_seed = common.seed + 1000003;
     t.part = parse_part_choice(part);
     if (val_part == "none") {
       t.val_every = 0;
@@ -128,54 +183,24 @@ int run(int argc, char** argv) {
       t.val_part = parse_part_choice(val_part);
     }
     m.bn = parse_bn_policy(bn);
-    t.data = data;
-    ck.model = m;
-    ck.train = t;
+    m.settings = given;
   }
 
-  // The data: a dataset/split to sample from, or an episodes file.
-  std::optional<Dataset> dataset;
-  std::optional<EpisodeSet> episodes;
-  {
-    io::Reader probe(data);
-    if (probe.format() == "fsh-episodes") {
-      episodes = open_episodes(data, dataset_for_episodes);
-      ck.train.data_fingerprint = episodes->episodes.dataset_fingerprint;
-    } else {
-      dataset = read_dataset(data);
-      const std::string fp = dataset_fingerprint(*dataset);
-      if (!resume.empty() && !ck.train.data_fingerprint.empty() && fp != ck.train.data_fingerprint)
-        throw usage_error(data + ": this is not the dataset " + resume + " was trained on "
-                          "(fingerprint " + fp + ", expected " + ck.train.data_fingerprint + ")");
-      ck.train.data_fingerprint = fp;
-    }
-  }
-  if (resume.empty()) {
-    // The backbone takes the data's image shape.
-    const EpisodeImages first = episodes ? episodes->images(0) : EpisodeImages{};
-    const bool from_data = !episodes;
-    ck.model.backbone.in_channels = static_cast<int>(from_data ? dataset->channels : first.channels);
-    ck.model.backbone.height = static_cast<int>(from_data ? dataset->height : first.height);
-    ck.model.backbone.width = static_cast<int>(from_data ? dataset->width : first.width);
-    if (episodes) {
-      ck.train.n_way = episodes->episodes.n_way;
-      ck.train.k_shot = episodes->episodes.k_shot;
-      ck.train.n_query = episodes->episodes.n_query;
-    }
-    auto method = make_method(ck.model);
-    Rng rng = Rng::stream(common.seed, 0xC0FFEE);
-    method->init(rng);
-    ck.params.assign(method->params().values(),
-                     method->params().values() + method->params().size());
-  }
+  const TrainingData training = open_training_data(data, dataset_for_episodes);
+  if (resume.empty())
+    ck = start_run(m, t, data, training);
+  else
+    check_resume_data(ck, training, resume, data);
 
   r.provenance = {tool, FSH_VERSION, common.provenance ? cli::command_line(argc, argv) : "",
                   ck.train.seed, {data}};
   say(ck.model.method + ": " + std::to_string(ck.train.n_way) + "-way " +
       std::to_string(ck.train.k_shot) + "-shot " + std::to_string(ck.train.n_query) +
-      "-query, " + std::to_string(ck.train.episodes) + " episodes, batch norm: " +
-      to_string(ck.model.bn) + " statistics");
-  const TrainOutcome o = train(ck, dataset ? &*dataset : nullptr, episodes ? &*episodes : nullptr, r);
+      "-query, " + std::to_string(ck.train.episodes) + " episodes in meta-batches of " +
+      std::to_string(ck.train.meta_batch) + ", batch norm: " + to_string(ck.model.bn) +
+      " statistics; settings: " +
+      describe_settings(method_info(ck.model.method).settings, ck.model.settings));
+  const TrainOutcome o = train(ck, training.dataset_ptr(), training.episodes_ptr(), r);
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.2f episodes/s",
                 o.seconds_this_run > 0 ? o.episodes_this_run / o.seconds_this_run : 0.0);
@@ -195,6 +220,10 @@ int run(int argc, char** argv) {
     case TrainStatus::time_limit:
       say("time limit reached: " + summary + "; continue with --resume " + r.output);
       return 0;
+    case TrainStatus::diverged:
+      throw error("training diverged: " + o.message + "; stopped after " +
+                  std::to_string(o.episodes_done) + " episodes; " + r.output +
+                  " keeps the last checkpoint written before it (if any)");
     case TrainStatus::interrupted:
       say("interrupted by signal " + std::to_string(o.signal) + ": " + summary +
           "; continue with --resume " + r.output);

@@ -794,6 +794,34 @@ bool Reader::has_attr(const std::string& object, const std::string& name) const 
   return r > 0;
 }
 
+std::vector<std::string> Reader::attr_names(const std::string& object) const {
+  const std::string obj = object_name(object);
+  std::vector<std::string> names;
+  if (obj != "/" && !impl_->exists(obj)) return names;
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->push_back(name);
+    return 0;
+  };
+  hsize_t n = 0;
+  if (H5Aiterate_by_name(impl_->file.get(), obj.c_str(), H5_INDEX_NAME, H5_ITER_INC, &n,
+                         collect, &names, H5P_DEFAULT) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    impl_->fail_format("cannot list the attributes of " + obj);
+  }
+  return names;
+}
+
+Kind Reader::attr_kind(const std::string& object, const std::string& name) const {
+  Handle a = impl_->open_attr(object, name);
+  Handle type(H5Aget_type(a.get()), H5Tclose);
+  switch (H5Tget_class(type.get())) {
+    case H5T_INTEGER: return Kind::integer;
+    case H5T_FLOAT: return Kind::floating;
+    case H5T_STRING: return Kind::string;
+    default: return Kind::other;
+  }
+}
+
 std::string Reader::attr_string(const std::string& object, const std::string& name) const {
   Handle a = impl_->open_attr(object, name);
   Handle type(H5Aget_type(a.get()), H5Tclose);

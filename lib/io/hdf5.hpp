@@ -150,6 +150,10 @@ class Reader {
   int64_t attr_int(const std::string& object, const std::string& name) const;
   uint64_t attr_uint(const std::string& object, const std::string& name) const;
   double attr_double(const std::string& object, const std::string& name) const;
+  // The names of an object's attributes, in name order (empty when the object does not exist).
+  std::vector<std::string> attr_names(const std::string& object) const;
+  // The kind of an attribute's type (format_error when missing).
+  Kind attr_kind(const std::string& object, const std::string& name) const;
 
   // The /provenance group (empty fields where absent).
   Provenance provenance() const;

@@ -1,7 +1,8 @@
-// Folding normalisation into primary networks, and the fsh-adapted format (man 5 fsh-adapted).
+// The fsh-adapted format (man 5 fsh-adapted): compact storage of per-episode classifiers.
 #include "methods/adapted.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "methods/checkpoint.hpp"
 #include "util/error.hpp"
@@ -14,61 +15,39 @@ std::string blk(const char* kind, int i, const char* what) {
 }
 }  // namespace
 
-void apply_fold(const Conv4Config& cfg, int n_way, const float* conv4_params,
-                const std::vector<std::vector<float>>& scale,
-                const std::vector<std::vector<float>>& shift, float* primary) {
-  const ParamLayout src = conv4_layout(cfg);
-  const ParamLayout dst = PrimaryNet<float>::layout(cfg, n_way);
-  for (int i = 0; i < cfg.depth; ++i) {
-    const ParamView& ws = src.at(blk("conv", i, "weight"));
-    const ParamView& bs = src.at(blk("conv", i, "bias"));
-    float* w = primary + dst.at(blk("conv", i, "weight")).offset;
-    float* b = primary + dst.at(blk("conv", i, "bias")).offset;
-    const int K = ws.shape[0];
-    const std::size_t per = ws.size / K;
-    for (int k = 0; k < K; ++k) {
-      const float s = scale[i][k];
-      for (std::size_t j = 0; j < per; ++j)
-        w[k * per + j] = conv4_params[ws.offset + k * per + j] * s;
-      b[k] = conv4_params[bs.offset + k] * s + shift[i][k];
-    }
-  }
-}
-
-void fold_statistics(const Conv4Config& cfg, const float* conv4_params,
-                     const std::vector<BnStats<float>>& stats, AdaptedClassifier& a) {
-  const ParamLayout src = conv4_layout(cfg);
-  a.primary.assign(PrimaryNet<float>::layout(cfg, a.n_way).size(), 0.0f);
-  a.fold_scale.assign(cfg.depth, {});
-  a.fold_shift.assign(cfg.depth, {});
-  for (int i = 0; i < cfg.depth; ++i) {
-    const float* gamma = conv4_params + src.at(blk("bn", i, "gamma")).offset;
-    const float* beta = conv4_params + src.at(blk("bn", i, "beta")).offset;
-    const int K = cfg.hidden;
-    a.fold_scale[i].resize(K);
-    a.fold_shift[i].resize(K);
-    for (int k = 0; k < K; ++k) {
-      const float s = gamma[k] / std::sqrt(stats[i].var[k] + static_cast<float>(cfg.bn_eps));
-      a.fold_scale[i][k] = s;
-      a.fold_shift[i][k] = beta[k] - stats[i].mean[k] * s;
-    }
-  }
-  apply_fold(cfg, a.n_way, conv4_params, a.fold_scale, a.fold_shift, a.primary.data());
-}
-
 int64_t AdaptedSet::count() const {
   return n_way > 0 ? static_cast<int64_t>(head_bias.size()) / n_way : 0;
 }
 
 void AdaptedSet::add(const AdaptedClassifier& a) {
+  const Conv4Config& cfg = model.backbone;
   if (a.n_way != n_way)
     throw shape_error("adapted classifier is " + std::to_string(a.n_way) + "-way; the set is " +
                       std::to_string(n_way) + "-way");
-  const ParamLayout layout = PrimaryNet<float>::layout(model.backbone, n_way);
-  for (int i = 0; i < model.backbone.depth; ++i) {
-    scale.insert(scale.end(), a.fold_scale[i].begin(), a.fold_scale[i].end());
-    shift.insert(shift.end(), a.fold_shift[i].begin(), a.fold_shift[i].end());
-  }
+  const ParamLayout layout = PrimaryNet<float>::layout(cfg, n_way);
+  const std::size_t conv_size = conv_layout(cfg).size();
+  const std::size_t DK = std::size_t(cfg.depth) * cfg.hidden;
+  if (a.primary.size() != layout.size() || a.fold_scale.size() != DK ||
+      a.fold_shift.size() != DK || (!a.convs.empty() && a.convs.size() != conv_size))
+    throw shape_error("adapted classifier does not have the shape of this set's primary network");
+  if (base.size() != conv_size)
+    throw shape_error("adapted set: base convolutions have " + std::to_string(base.size()) +
+                      " values, expected " + std::to_string(conv_size));
+  // The classifier must be exactly what the format reconstructs.
+  const std::vector<float>& src = a.convs.empty() ? base : a.convs;
+  std::vector<float> rebuilt(conv_size);
+  fold_convs(cfg, src.data(), a.fold_scale.data(), a.fold_shift.data(), rebuilt.data());
+  if (std::memcmp(rebuilt.data(), a.primary.data(), conv_size * sizeof(float)) != 0)
+    throw usage_error(
+        "adapted classifier's convolutions are not " +
+        std::string(a.convs.empty() ? "the base convolutions" : "its own convolutions") +
+        " folded with its scale and shift: the fsh-adapted format cannot represent it");
+  const int64_t E = count();
+  if (!a.convs.empty() && convs.empty() && E > 0)
+    for (int64_t e = 0; e < E; ++e) convs.insert(convs.end(), base.begin(), base.end());
+  if (!a.convs.empty() || !convs.empty()) convs.insert(convs.end(), src.begin(), src.end());
+  scale.insert(scale.end(), a.fold_scale.begin(), a.fold_scale.end());
+  shift.insert(shift.end(), a.fold_shift.begin(), a.fold_shift.end());
   const ParamView& hw = layout.at("head.weight");
   const ParamView& hb = layout.at("head.bias");
   head_weight.insert(head_weight.end(), a.primary.begin() + hw.offset,
@@ -82,19 +61,18 @@ AdaptedClassifier AdaptedSet::episode(int64_t e) const {
     throw usage_error("episode " + std::to_string(e) + " out of range [0, " +
                       std::to_string(count()) + ")");
   const Conv4Config& cfg = model.backbone;
-  const int K = cfg.hidden, D = cfg.depth, F = cfg.feature_dim();
+  const std::size_t DK = std::size_t(cfg.depth) * cfg.hidden, F = cfg.feature_dim();
+  const std::size_t conv_size = conv_layout(cfg).size();
   AdaptedClassifier a;
   a.n_way = n_way;
-  a.fold_scale.assign(D, std::vector<float>(K));
-  a.fold_shift.assign(D, std::vector<float>(K));
-  for (int i = 0; i < D; ++i)
-    for (int k = 0; k < K; ++k) {
-      a.fold_scale[i][k] = scale[(std::size_t(e) * D + i) * K + k];
-      a.fold_shift[i][k] = shift[(std::size_t(e) * D + i) * K + k];
-    }
+  a.fold_scale.assign(scale.begin() + e * DK, scale.begin() + (e + 1) * DK);
+  a.fold_shift.assign(shift.begin() + e * DK, shift.begin() + (e + 1) * DK);
+  if (per_episode_convs())
+    a.convs.assign(convs.begin() + e * conv_size, convs.begin() + (e + 1) * conv_size);
   const ParamLayout layout = PrimaryNet<float>::layout(cfg, n_way);
   a.primary.assign(layout.size(), 0.0f);
-  apply_fold(cfg, n_way, base.data(), a.fold_scale, a.fold_shift, a.primary.data());
+  fold_convs(cfg, (a.convs.empty() ? base : a.convs).data(), a.fold_scale.data(),
+             a.fold_shift.data(), a.primary.data());
   const std::size_t NF = std::size_t(n_way) * F;
   std::copy(head_weight.begin() + e * NF, head_weight.begin() + (e + 1) * NF,
             a.primary.begin() + layout.at("head.weight").offset);
@@ -106,6 +84,7 @@ AdaptedClassifier AdaptedSet::episode(int64_t e) const {
 void write_adapted(const AdaptedSet& s, const std::string& path, const Provenance& prov) {
   const Conv4Config& cfg = s.model.backbone;
   const int64_t E = s.count(), D = cfg.depth, K = cfg.hidden, N = s.n_way;
+  const ParamLayout conv = conv_layout(cfg);
   io::Writer w(path, "fsh-adapted", adapted_format_version, prov);
   write_model_config(w, s.model);
   w.group("episodes");
@@ -116,14 +95,22 @@ void write_adapted(const AdaptedSet& s, const std::string& path, const Provenanc
   w.attr("episodes", "first", s.first);
   w.attr("episodes", "seed", s.episodes_seed);
   w.attr("episodes", "dataset_fingerprint", s.dataset_fingerprint);
-  const ParamLayout src = conv4_layout(cfg);
   for (int i = 0; i < D; ++i) {
     for (const char* what : {"weight", "bias"}) {
-      const ParamView& v = src.at(blk("conv", i, what));
+      const ParamView& v = conv.at(blk("conv", i, what));
       io::Shape shape(v.shape.begin(), v.shape.end());
       w.put("base/" + blk("conv", i, what),
             std::vector<float>(s.base.begin() + v.offset, s.base.begin() + v.offset + v.size),
             shape);
+      if (s.per_episode_convs()) {
+        std::vector<float> per(std::size_t(E) * v.size);
+        for (int64_t e = 0; e < E; ++e)
+          std::copy_n(s.convs.begin() + e * conv.size() + v.offset, v.size,
+                      per.begin() + e * v.size);
+        io::Shape eshape{E};
+        eshape.insert(eshape.end(), shape.begin(), shape.end());
+        w.put("episodes/" + blk("conv", i, what), per, eshape, true);
+      }
     }
     std::vector<float> sc(std::size_t(E) * K), sh(std::size_t(E) * K);
     for (int64_t e = 0; e < E; ++e)
@@ -160,19 +147,48 @@ AdaptedSet read_adapted(const io::Reader& r) {
   s.episodes_seed = r.attr_uint("episodes", "seed");
   s.dataset_fingerprint = r.attr_string("episodes", "dataset_fingerprint");
   const int64_t D = cfg.depth, K = cfg.hidden, N = s.n_way;
-  const ParamLayout src = conv4_layout(cfg);
-  s.base.assign(src.size(), 0.0f);
+  const ParamLayout conv = conv_layout(cfg);
+  // Per-episode convolutions: all of them or none (a MUST of the format).
+  int present = 0;
+  for (int i = 0; i < D; ++i)
+    for (const char* what : {"weight", "bias"})
+      present += r.has("episodes/" + blk("conv", i, what));
+  if (present != 0 && present != 2 * D)
+    throw format_error(f + ": /episodes has per-episode convolutions for some blocks only (" +
+                       std::to_string(present) + " of " + std::to_string(2 * D) +
+                       " datasets conv<i>.weight/bias)");
+  if (present && r.version() < 2)
+    throw format_error(f + ": per-episode convolutions need fsh-adapted version 2, the file "
+                           "says " + std::to_string(r.version()));
+  s.base.assign(conv.size(), 0.0f);
   s.scale.assign(std::size_t(E) * D * K, 0.0f);
   s.shift.assign(s.scale.size(), 0.0f);
+  if (present) s.convs.assign(std::size_t(E) * conv.size(), 0.0f);
+  auto finite = [&](const std::vector<float>& v, const std::string& name) {
+    for (float x : v)
+      if (!std::isfinite(x)) throw format_error(f + ": /" + name + " holds NaN or infinity");
+  };
   for (int i = 0; i < D; ++i) {
     for (const char* what : {"weight", "bias"}) {
-      const ParamView& v = src.at(blk("conv", i, what));
+      const ParamView& v = conv.at(blk("conv", i, what));
       io::Shape shape(v.shape.begin(), v.shape.end());
       auto data = r.get_f32("base/" + blk("conv", i, what), shape);
+      finite(data, "base/" + blk("conv", i, what));
       std::copy(data.begin(), data.end(), s.base.begin() + v.offset);
+      if (present) {
+        io::Shape eshape{E};
+        eshape.insert(eshape.end(), shape.begin(), shape.end());
+        auto per = r.get_f32("episodes/" + blk("conv", i, what), eshape);
+        finite(per, "episodes/" + blk("conv", i, what));
+        for (int64_t e = 0; e < E; ++e)
+          std::copy_n(per.begin() + e * v.size, v.size,
+                      s.convs.begin() + e * conv.size() + v.offset);
+      }
     }
     auto sc = r.get_f32("episodes/" + blk("conv", i, "scale"), {E, K});
     auto sh = r.get_f32("episodes/" + blk("conv", i, "shift"), {E, K});
+    finite(sc, "episodes/" + blk("conv", i, "scale"));
+    finite(sh, "episodes/" + blk("conv", i, "shift"));
     for (int64_t e = 0; e < E; ++e)
       for (int64_t k = 0; k < K; ++k) {
         s.scale[(e * D + i) * K + k] = sc[e * K + k];
@@ -181,6 +197,8 @@ AdaptedSet read_adapted(const io::Reader& r) {
   }
   s.head_weight = r.get_f32("episodes/head.weight", {E, N, int64_t(cfg.feature_dim())});
   s.head_bias = r.get_f32("episodes/head.bias", {E, N});
+  finite(s.head_weight, "episodes/head.weight");
+  finite(s.head_bias, "episodes/head.bias");
   return s;
 }
 

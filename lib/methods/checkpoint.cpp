@@ -13,6 +13,8 @@ void TrainConfig::validate() const {
   need(k_shot >= 1, "--shot must be at least 1 (got " + std::to_string(k_shot) + ")");
   need(n_query >= 1, "--query must be at least 1 (got " + std::to_string(n_query) + ")");
   need(episodes >= 1, "--num-episodes must be at least 1 (got " + std::to_string(episodes) + ")");
+  need(meta_batch >= 1 && meta_batch <= 4096,
+       "--meta-batch must be in [1, 4096] (got " + std::to_string(meta_batch) + ")");
   need(optimizer == "adam" || optimizer == "sgd",
        "--optimizer must be adam or sgd (got '" + optimizer + "')");
   need(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1)");
@@ -63,6 +65,14 @@ void write_model_config(io::Writer& w, const ModelConfig& m) {
   w.attr("config", "hidden", int64_t(c.hidden));
   w.attr("config", "depth", int64_t(c.depth));
   w.attr("config", "bn_eps", c.bn_eps);
+  // The method's settings, one typed attribute each (booleans as integers 0/1).
+  w.group("config/settings");
+  for (const auto& [name, value] : complete_settings(m.method, m.settings)) {
+    if (auto* b = std::get_if<bool>(&value)) w.attr("config/settings", name, int64_t(*b));
+    if (auto* i = std::get_if<int64_t>(&value)) w.attr("config/settings", name, *i);
+    if (auto* d = std::get_if<double>(&value)) w.attr("config/settings", name, *d);
+    if (auto* t = std::get_if<std::string>(&value)) w.attr("config/settings", name, *t);
+  }
 }
 
 ModelConfig read_model_config(const io::Reader& r) {
@@ -90,6 +100,40 @@ ModelConfig read_model_config(const io::Reader& r) {
   } catch (const error& e) {
     throw format_error(f + ": /config: " + e.what());
   }
+  // Settings: each declared one read with its declared type; unknown or missing ones refused.
+  Settings given;
+  try {
+    const MethodInfo& info = method_info(m.method);
+    const std::vector<std::string> stored = r.attr_names("config/settings");
+    for (const std::string& name : stored) {
+      const SettingSpec* spec = nullptr;
+      for (const SettingSpec& s : info.settings)
+        if (s.name == name) spec = &s;
+      if (!spec) throw format_error("/config/settings: " + m.method + " has no setting '" + name + "'");
+      switch (spec->default_value.index()) {
+        case 0: {
+          const int64_t v = r.attr_int("config/settings", name);
+          if (v != 0 && v != 1)
+            throw format_error("/config/settings: " + name + " must be 0 or 1, got " +
+                               std::to_string(v));
+          given[name] = v == 1;
+          break;
+        }
+        case 1: given[name] = r.attr_int("config/settings", name); break;
+        case 2: given[name] = r.attr_double("config/settings", name); break;
+        default: given[name] = r.attr_string("config/settings", name); break;
+      }
+    }
+    for (const SettingSpec& s : info.settings)
+      if (!given.count(s.name))
+        throw format_error("/config/settings: missing " + m.method + " setting " + s.name);
+    m.settings = complete_settings(m.method, given);
+  } catch (const format_error& e) {
+    const std::string what = e.what();
+    throw format_error(what.rfind(f, 0) == 0 ? what : f + ": " + what);
+  } catch (const usage_error& e) {
+    throw format_error(f + ": /config: " + e.what());
+  }
   return m;
 }
 
@@ -104,6 +148,7 @@ void write_checkpoint(const Checkpoint& c, const ParamLayout& layout, const std:
   w.group("train");
   TrainConfig fields = t;
   visit_train_fields(fields, [&](const char* name, const auto& value) { w.attr("train", name, value); });
+  w.attr("train", "meta_batch", t.meta_batch);
   w.attr("train", "part", to_string(t.part));
   w.attr("train", "val_part", to_string(t.val_part));
   for (const ParamView& v : layout.views()) {
@@ -151,6 +196,7 @@ Checkpoint read_checkpoint(const io::Reader& r) {
     void operator()(const char* name, double& v) const { v = r.attr_double("train", name); }
   };
   visit_train_fields(t, Read{r});
+  t.meta_batch = r.version() >= 2 ? r.attr_int("train", "meta_batch") : 1;
   try {
     t.part = parse_part_choice(r.attr_string("train", "part"));
     t.val_part = parse_part_choice(r.attr_string("train", "val_part"));

@@ -14,7 +14,9 @@
 
 namespace fsh {
 
-constexpr int64_t model_format_version = 1;
+// Version 2 added /config/settings (the method's settings) and /train meta_batch; version-1
+// files read as models without settings and with a meta-batch of 1.
+constexpr int64_t model_format_version = 2;
 
 struct TrainConfig {
   // Episodes drawn from a dataset/split (data) or taken in turn from an episodes file.
@@ -23,10 +25,12 @@ struct TrainConfig {
   PartChoice part = PartChoice::train;
   int64_t n_way = 60, k_shot = 1, n_query = 5;
   int64_t episodes = 10000;  // total training episodes
+  // Episodes per optimizer step; their gradients are averaged in episode order (trainer.hpp).
+  int64_t meta_batch = 1;
   uint64_t seed = 1;
   std::string optimizer = "adam";  // adam | sgd
   double momentum = 0.0;           // sgd only
-  StepDecay schedule{1e-3, 2000, 0.5};
+  StepDecay schedule{1e-3, 2000, 0.5};  // in episodes: a step's rate is lr(its first episode)
   // Validation on held-out classes (val_every 0: none).
   PartChoice val_part = PartChoice::val;
   int64_t val_every = 500, val_count = 200, val_way = 5, val_shot = 1, val_query = 15;

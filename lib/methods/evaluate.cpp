@@ -16,7 +16,7 @@ AdaptedSet adapt_episodes(Method& m, const EpisodeSet& es,
   s.first = e.first;
   s.episodes_seed = e.seed;
   s.dataset_fingerprint = e.dataset_fingerprint;
-  s.base.assign(m.params().values(), m.params().values() + m.params().size());
+  s.base = m.base_convolutions();
   for (int64_t i = 0; i < es.count(); ++i) {
     s.add(m.adapt(to_tensors(es.images(i))));
     if (tick) tick(i);

@@ -7,7 +7,10 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <functional>
+#include <map>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "data/episodes.hpp"
@@ -25,11 +28,37 @@ enum class BnPolicy {
 std::string to_string(BnPolicy p);
 BnPolicy parse_bn_policy(const std::string& s);  // usage_error on anything else
 
+// The one translation of a policy into the backbone's batch-norm mode for a batch whose first
+// `support_rows` rows are the support set: support statistics when the batch holds queries
+// too and the policy is support; batch statistics otherwise. Returns the mode and sets
+// *rows to the BnMode::support row count (0 for BnMode::batch).
+BnMode bn_mode(BnPolicy p, int support_rows, int batch, int* rows);
+
+// ---- method settings ----------------------------------------------------------------------
+// Each method declares its settings once (name, type via the default's alternative, range,
+// help); fsh-train turns them into flags (--inner-lr for inner_lr), fsh-model stores them as
+// typed attributes of /config/settings, readers validate them against the declaration, and
+// `fsh-episodes info` and fsh-train print them -- all through the functions below.
+using SettingValue = std::variant<bool, int64_t, double, std::string>;
+using Settings = std::map<std::string, SettingValue>;
+
+struct SettingSpec {
+  std::string name;           // snake_case
+  SettingValue default_value; // its alternative is the setting's type
+  std::string help;
+  double min = -1e300, max = 1e300;  // numbers: the allowed range, inclusive
+};
+
+std::string to_string(const SettingValue& v);
+// "inner_lr 0.4, inner_steps 1" in declaration order; "(none)" when there are none.
+std::string describe_settings(const std::vector<SettingSpec>& specs, const Settings& s);
+
 // What is needed to rebuild a method's network (stored in every fsh-model file).
 struct ModelConfig {
   std::string method = "protonet";
   Conv4Config backbone;
   BnPolicy bn = BnPolicy::support;
+  Settings settings;  // the method's, complete (every declared setting present)
 };
 
 // One episode as float tensors, images scaled to [0, 1].
@@ -53,18 +82,25 @@ struct EpisodeResult {
   int correct = 0, total = 0;  // query predictions
 };
 
-// One episode's adapted classifier: primary-network parameters (PrimaryNet::layout(cfg, N)).
-// Normalisation is always folded in: with the support policy the statistics are the support
-// set's; with the transductive policy they are those of the episode's support and query images
-// together (so the classifier is then specific to that query set, which is what transductive
-// means), and classifying each query alone reproduces batch normalisation exactly.
+// One episode's adapted classifier: a complete primary network (PrimaryNet::layout(cfg, N):
+// Conv-4 with normalisation folded in, plus a linear head) -- all fsh-eval needs. Normalisation
+// is always folded in: with the support policy the statistics are the support set's; with the
+// transductive policy they are those of the episode's support and query images together (so
+// the classifier is then specific to that query set, which is what transductive means), and
+// classifying each query alone reproduces batch normalisation exactly.
+//
+// How the conv blocks were made, so that a set of classifiers is stored compactly (a base
+// once, per episode only what varies): primary's conv blocks are
+//   fold_convs(convs, fold_scale, fold_shift)      (nn/conv4.hpp, the one folding)
+// with `convs` the episode's own convolutions when the method changed them (MAML's fine-tuned
+// weights) or, when `convs` is empty, the method's base_convolutions(). AdaptedSet checks this
+// bit for bit and refuses a classifier that does not satisfy it.
 struct AdaptedClassifier {
   int n_way = 0;
-  std::vector<float> primary;  // PrimaryNet layout: conv<i>.weight/bias (folded), head.weight/bias
-  // Per conv block: the per-channel scale and shift that folded the support statistics into
-  // the conv (w' = w·scale, b' = b·scale + shift); lets the adapted file store the base
-  // convolution once and only (scale, shift) per episode.
-  std::vector<std::vector<float>> fold_scale, fold_shift;  // [depth][K]
+  std::vector<float> primary;     // PrimaryNet layout
+  std::vector<float> convs;       // conv_layout(cfg), or empty: the method's base
+  std::vector<float> fold_scale;  // (depth, K)
+  std::vector<float> fold_shift;  // (depth, K)
 };
 
 class Method {
@@ -77,11 +113,24 @@ class Method {
 
   // Draws θ from rng (the method's seeded initialisation).
   virtual void init(Rng& rng) = 0;
-  // Meta-loss of one episode; ∇θ OVERWRITES params().grads().
-  virtual EpisodeResult loss_and_grad(const EpisodeTensors& ep) = 0;
+  // Meta-loss of one episode; ∇θ is written to grad (params().size() values, OVERWRITTEN).
+  // Deterministic: the same bits for any thread count.
+  virtual EpisodeResult loss_and_grad(const EpisodeTensors& ep, float* grad) = 0;
+  // The same, into params().grads().
+  EpisodeResult loss_and_grad(const EpisodeTensors& ep) {
+    return loss_and_grad(ep, params_.grads());
+  }
   // The classifier adapted to ep's support set (ep's queries are not looked at unless the
   // policy is transductive).
   virtual AdaptedClassifier adapt(const EpisodeTensors& ep) = 0;
+  // The convolutions (conv_layout) that classifiers without their own `convs` fold from.
+  // Default: θ's views named conv<i>.weight and conv<i>.bias.
+  virtual std::vector<float> base_convolutions() const;
+
+  // The method's settings (declared in its MethodInfo, complete in config().settings).
+  bool setting_bool(const std::string& name) const;
+  int64_t setting_int(const std::string& name) const;
+  double setting_real(const std::string& name) const;
 
  protected:
   explicit Method(ModelConfig cfg, ParamLayout layout)
@@ -90,9 +139,30 @@ class Method {
   ParamSet<float> params_;
 };
 
-// The method named by cfg.method; usage_error listing the known ones otherwise.
-std::unique_ptr<Method> make_method(const ModelConfig& cfg);
+// ---- the method registry ----------------------------------------------------------------------
+struct MethodInfo {
+  std::string name;
+  std::string summary;  // one line, for --help
+  std::vector<SettingSpec> settings;
+  std::function<std::unique_ptr<Method>(const ModelConfig&)> make;
+};
+
+// Adds a method (the built-in ones are always there); usage_error on a duplicate name or a
+// malformed declaration. Tests register fixture methods this way.
+void register_method(MethodInfo info);
+const std::vector<MethodInfo>& registered_methods();
+// usage_error listing the known methods when there is none of that name.
+const MethodInfo& method_info(const std::string& name);
 std::vector<std::string> method_names();
+
+// Checks `given` against the declarations of `method` and returns the complete settings
+// (defaults filled in): usage_error naming the setting on an unknown name, a wrong type or a
+// value out of range.
+Settings complete_settings(const std::string& method, const Settings& given);
+
+// The method named by cfg.method with cfg.settings completed and checked; usage_error listing
+// the known ones otherwise.
+std::unique_ptr<Method> make_method(const ModelConfig& cfg);
 
 // Classifies ep's queries with an adapted classifier, each query on its own: returns
 // predictions (N*Q) and, in `logits` if given, (N*Q, N) scores.

@@ -1,7 +1,9 @@
 // The meta-training loop (see trainer.hpp).
 #include "methods/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -29,7 +31,40 @@ std::vector<double> evaluate_accuracy(Method& m, const Episodes& e, const Datase
   return acc;
 }
 
+EpisodeResult meta_batch_gradient(Method& m, const std::vector<EpisodeTensors>& episodes,
+                                  std::vector<float>& scratch) {
+  if (episodes.empty()) throw usage_error("meta-batch: no episodes");
+  const std::size_t n = m.params().size();
+  float* g = m.params().grads();
+  EpisodeResult total;
+  for (std::size_t j = 0; j < episodes.size(); ++j) {
+    float* out = g;
+    if (j > 0) {
+      if (scratch.size() < n) scratch.resize(n);
+      out = scratch.data();
+    }
+    const EpisodeResult r = m.loss_and_grad(episodes[j], out);
+    if (j > 0)
+      for (std::size_t i = 0; i < n; ++i) g[i] += out[i];
+    total.loss += r.loss;
+    total.correct += r.correct;
+    total.total += r.total;
+  }
+  const std::size_t B = episodes.size();
+  if (B > 1) {
+    const float inv = 1.0f / static_cast<float>(B);
+    for (std::size_t i = 0; i < n; ++i) g[i] *= inv;
+    total.loss /= double(B);
+  }
+  return total;
+}
+
 namespace {
+
+// Whether a multiple of `every` lies in (before, after].
+bool crossed(int64_t before, int64_t after, int64_t every) {
+  return every > 0 && after / every != before / every;
+}
 
 class Log {
  public:
@@ -142,6 +177,8 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
     sampler.emplace(*data, so, t.data, t.data_fingerprint);
   }
 
+  std::vector<EpisodeTensors> batch;
+  std::vector<float> scratch;
   while (ck.episode < t.episodes) {
     if (interrupt_signal()) {
       out.status = TrainStatus::interrupted;
@@ -152,35 +189,56 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
       out.status = TrainStatus::time_limit;
       break;
     }
-    const int64_t e = ck.episode;
-    EpisodeImages images;
-    if (episodes) {
-      images = episodes->images(e % episodes->count());
-    } else {
-      const Episodes one = sampler->draw(e, 1);
-      images = episode_images(one, 0, data);
+    // One optimizer step: episodes e0 .. e0 + B - 1 (the last step may hold fewer).
+    const int64_t e0 = ck.episode;
+    const int64_t B = std::min<int64_t>(t.meta_batch, t.episodes - e0);
+    batch.resize(std::size_t(B));
+    for (int64_t j = 0; j < B; ++j) {
+      const int64_t e = e0 + j;
+      if (episodes) {
+        batch[std::size_t(j)] = to_tensors(episodes->images(e % episodes->count()));
+      } else {
+        const Episodes one = sampler->draw(e, 1);
+        batch[std::size_t(j)] = to_tensors(episode_images(one, 0, data));
+      }
     }
-    const EpisodeTensors tensors = to_tensors(images);
-    const EpisodeResult r = method->loss_and_grad(tensors);
-    const double lr = t.schedule.lr(e);
+    const EpisodeResult r = meta_batch_gradient(*method, batch, scratch);
+    if (!std::isfinite(r.loss)) {
+      out.status = TrainStatus::diverged;
+      char b[160];
+      std::snprintf(b, sizeof b, "the loss is %s at episodes %lld..%lld", std::isnan(r.loss) ? "NaN" : "infinite",
+                    static_cast<long long>(e0), static_cast<long long>(e0 + B - 1));
+      out.message = b;
+      break;
+    }
+    const double lr = t.schedule.lr(e0);
     optimizer->step(method->params().values(), method->params().grads(), lr);
-    ++ck.episode;
-    win_loss += r.loss;
-    win_acc += r.total ? double(r.correct) / r.total : 0.0;
-    ++win_n;
+    bool finite = true;
+    for (std::size_t i = 0; i < method->params().size() && finite; ++i)
+      finite = std::isfinite(method->params().values()[i]);
+    if (!finite) {
+      out.status = TrainStatus::diverged;
+      out.message = "the parameters became NaN or infinite after episode " +
+                    std::to_string(e0 + B - 1);
+      break;
+    }
+    ck.episode = e0 + B;
+    win_loss += r.loss * double(B);
+    win_acc += r.total ? double(r.correct) / r.total * double(B) : 0.0;
+    win_n += B;
 
     const int64_t done = ck.episode;
     char extra[96];
     std::snprintf(extra, sizeof extra, "loss %.4f acc %s", win_loss / win_n,
                   pct(win_acc / win_n).c_str());
     progress.update(done, extra);
-    if (done % run.log_every == 0 || done == t.episodes) {
+    if (crossed(e0, done, run.log_every) || done == t.episodes) {
       log.record("train", done, win_loss / win_n, win_acc / win_n, 0, lr,
                  progress.rate(done), elapsed_before + seconds());
       win_loss = win_acc = 0;
       win_n = 0;
     }
-    if (validate && (done % t.val_every == 0 || done == t.episodes)) {
+    if (validate && (crossed(e0, done, t.val_every) || done == t.episodes)) {
       const MeanCI v = mean_ci95(evaluate_accuracy(*method, val, data));
       log.record("val", done, 0, v.mean, v.ci95, lr, progress.rate(done),
                  elapsed_before + seconds());
@@ -195,8 +253,16 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
         if (!run.best_output.empty()) save(run.best_output);
       }
     }
-    if (t.checkpoint_every > 0 && done % t.checkpoint_every == 0 && done < t.episodes)
-      save(run.output);
+    if (crossed(e0, done, t.checkpoint_every) && done < t.episodes) save(run.output);
+  }
+  if (out.status == TrainStatus::diverged) {
+    // θ and the optimizer state are no longer good: the checkpoint on disk (the last one
+    // written) is left as it is.
+    progress.clear();
+    out.episodes_done = ck.episode;
+    out.episodes_this_run = ck.episode - first_episode;
+    out.seconds_this_run = seconds();
+    return out;
   }
   progress.clear();
   save(run.output);

@@ -1,4 +1,5 @@
-// Meta-training loop shared by every method: draw episodes, meta-loss and ∇θ, optimizer step,
+// Meta-training loop shared by every method: draw a meta-batch of episodes (--meta-batch, 1 by
+// default: ProtoNet's protocol), meta-loss and ∇θ averaged over it, optimizer step,
 // periodic validation on held-out classes (keeping the best model), atomic checkpoints, a
 // JSON-lines or CSV log, progress on a terminal, and clean stops on SIGINT/SIGTERM or a time
 // limit. Training episode e is drawn from Rng::stream(seed, e), so a run resumed from a
@@ -26,11 +27,12 @@ struct TrainRun {
   std::function<void(const std::string&)> message;  // status lines (may be empty)
 };
 
-enum class TrainStatus { finished, time_limit, interrupted };
+enum class TrainStatus { finished, time_limit, interrupted, diverged };
 
 struct TrainOutcome {
   TrainStatus status = TrainStatus::finished;
   int signal = 0;  // for interrupted
+  std::string message;  // for diverged: what went wrong (the checkpoint keeps the last good θ)
   int64_t episodes_done = 0, episodes_this_run = 0;
   double seconds_this_run = 0;
 };
@@ -40,6 +42,15 @@ struct TrainOutcome {
 // `data`'s ck.train.val_part classes when it has any.
 TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episodes,
                    const TrainRun& run);
+
+// One optimizer step's gradient over a meta-batch of episodes: the gradient of each episode,
+// in episode order, summed left to right in float ((g0 + g1) + g2 ...) and then multiplied by
+// 1/B (not for B = 1), into m.params().grads(). The order is fixed, so the bits do not depend
+// on the thread count, and a data-parallel split that gathers the per-episode gradients and
+// sums them in this order gives the same bits. `scratch` holds one gradient. Returns the mean
+// loss and the summed correct/total over the episodes.
+EpisodeResult meta_batch_gradient(Method& m, const std::vector<EpisodeTensors>& episodes,
+                                  std::vector<float>& scratch);
 
 // Validation / evaluation: accuracy of method m adapted to each of the episodes (fractions).
 std::vector<double> evaluate_accuracy(Method& m, const Episodes& e, const Dataset* d);

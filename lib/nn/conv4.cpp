@@ -102,20 +102,11 @@ ParamLayout conv4_layout(const Conv4Config& c) {
 template <class T>
 Conv4<T>::Conv4(const Conv4Config& cfg, Backend& backend)
     : cfg_(cfg), k_(&backend.kernels<T>()), layout_((cfg.validate(), conv4_layout(cfg))) {
-  conv_.resize(cfg_.depth);
-  act_.resize(cfg_.depth);
-  conv_out_.resize(cfg_.depth);
-  argmax_.resize(cfg_.depth);
-  stats_.resize(cfg_.depth);
   for (int i = 0; i < cfg_.depth; ++i)
     off_.push_back(Offsets{layout_.at(idx("conv", i, ".weight")).offset,
                            layout_.at(idx("conv", i, ".bias")).offset,
                            layout_.at(idx("bn", i, ".gamma")).offset,
                            layout_.at(idx("bn", i, ".beta")).offset});
-  for (auto& s : stats_) {
-    s.mean.assign(cfg_.hidden, T(0));
-    s.var.assign(cfg_.hidden, T(1));
-  }
 }
 
 template <class T>
@@ -135,20 +126,32 @@ void Conv4<T>::init(T* params, Rng& rng) const {
 }
 
 template <class T>
-void Conv4<T>::reserve(int batch) {
-  batch_ = batch;
+void Conv4<T>::reserve(int batch, Conv4Tape<T>& t) {
+  t.batch_ = batch;
+  const int D = cfg_.depth;
+  if (int(t.conv_.size()) != D) {
+    t.conv_.resize(D);
+    t.act_.resize(D);
+    t.conv_out_.resize(D);
+    t.argmax_.resize(D);
+    t.stats_.resize(D);
+    for (auto& s : t.stats_) {
+      s.mean.assign(cfg_.hidden, T(0));
+      s.var.assign(cfg_.hidden, T(1));
+    }
+  }
   std::size_t largest = std::size_t(cfg_.in_channels) * batch * cfg_.height * cfg_.width;
   std::size_t work = 0;
-  for (int i = 0; i < cfg_.depth; ++i) {
-    conv_[i] = block_conv(cfg_, i, batch);
-    grow(act_[i], conv_[i].x_size());
-    grow(conv_out_[i], conv_[i].y_size());
-    grow(argmax_[i], block_pool(cfg_, i, batch).y_size());
-    largest = std::max(largest, conv_[i].y_size());
-    work = std::max(work, conv_[i].workspace_size());
+  for (int i = 0; i < D; ++i) {
+    t.conv_[i] = block_conv(cfg_, i, batch);
+    grow(t.act_[i], t.conv_[i].x_size());
+    grow(t.conv_out_[i], t.conv_[i].y_size());
+    grow(t.argmax_[i], block_pool(cfg_, i, batch).y_size());
+    largest = std::max(largest, t.conv_[i].y_size());
+    work = std::max(work, t.conv_[i].workspace_size());
   }
-  grow(out_, std::size_t(batch) * cfg_.feature_dim());
-  grow(features_, std::size_t(batch) * cfg_.feature_dim());
+  grow(t.out_, std::size_t(batch) * cfg_.feature_dim());
+  grow(t.features_, std::size_t(batch) * cfg_.feature_dim());
   grow(work_, work);
   grow(grad_a_, largest);
   grow(grad_b_, largest);
@@ -156,7 +159,7 @@ void Conv4<T>::reserve(int batch) {
 
 template <class T>
 const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, int support_rows,
-                           const std::vector<BnStats<T>>* fixed) {
+                           const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& t) {
   check_batch(batch);
   if (mode == BnMode::support && (support_rows < 1 || support_rows > batch))
     throw usage_error("Conv-4: support rows must be in [1, " + std::to_string(batch) +
@@ -170,55 +173,64 @@ const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, 
         throw shape_error("Conv-4: fixed batch-norm statistics must have " +
                           std::to_string(cfg_.hidden) + " channels");
   }
-  reserve(batch);
-  support_rows_ = mode == BnMode::batch ? batch : mode == BnMode::support ? support_rows : 0;
+  reserve(batch, t);
+  t.support_rows_ = mode == BnMode::batch ? batch : mode == BnMode::support ? support_rows : 0;
 
-  rows_to_channels(batch, cfg_.in_channels, cfg_.height * cfg_.width, x, act_[0].data());
+  rows_to_channels(batch, cfg_.in_channels, cfg_.height * cfg_.width, x, t.act_[0].data());
   for (int i = 0; i < cfg_.depth; ++i) {
-    const ConvShape& cs = conv_[i];
+    const ConvShape& cs = t.conv_[i];
     const T* w = params + off_[i].w;
     const T* b = params + off_[i].b;
     const T* gamma = params + off_[i].gamma;
     const T* beta = params + off_[i].beta;
     // The conv bias is added inside the fused batch-norm op (it only shifts the statistics).
-    k_->conv2d_forward(cs, act_[i].data(), w, nullptr, conv_out_[i].data(), work_.data());
+    k_->conv2d_forward(cs, t.act_[i].data(), w, nullptr, t.conv_out_[i].data(), work_.data());
     if (mode == BnMode::fixed) {
-      std::copy((*fixed)[i].mean.begin(), (*fixed)[i].mean.end(), stats_[i].mean.begin());
-      std::copy((*fixed)[i].var.begin(), (*fixed)[i].var.end(), stats_[i].var.begin());
+      std::copy((*fixed)[i].mean.begin(), (*fixed)[i].mean.end(), t.stats_[i].mean.begin());
+      std::copy((*fixed)[i].var.begin(), (*fixed)[i].var.end(), t.stats_[i].var.begin());
     }
-    BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, support_rows_, cfg_.bn_eps};
-    T* next = i + 1 < cfg_.depth ? act_[i + 1].data() : out_.data();
-    k_->bn_relu_pool_forward(bs, block_pool(cfg_, i, batch), conv_out_[i].data(), b, gamma, beta,
-                             stats_[i].mean.data(), stats_[i].var.data(), next,
-                             argmax_[i].data());
+    BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, t.support_rows_, cfg_.bn_eps};
+    T* next = i + 1 < cfg_.depth ? t.act_[i + 1].data() : t.out_.data();
+    k_->bn_relu_pool_forward(bs, block_pool(cfg_, i, batch), t.conv_out_[i].data(), b, gamma,
+                             beta, t.stats_[i].mean.data(), t.stats_[i].var.data(), next,
+                             t.argmax_[i].data());
   }
-  channels_to_rows(batch, cfg_.hidden, cfg_.out_height() * cfg_.out_width(), out_.data(),
-                   features_.data());
-  return features_.data();
+  channels_to_rows(batch, cfg_.hidden, cfg_.out_height() * cfg_.out_width(), t.out_.data(),
+                   t.features_.data());
+  return t.features_.data();
 }
 
 template <class T>
-void Conv4<T>::backward(const T* params, const T* dfeatures, T* grads, T* dx) {
-  if (batch_ == 0) throw usage_error("Conv-4: backward called before forward");
-  const int batch = batch_;
+void Conv4<T>::backward(const T* params, const Conv4Tape<T>& t, const T* dfeatures, T* grads,
+                        T* dx, GradMode grad_mode) {
+  if (t.batch_ == 0) throw usage_error("Conv-4: backward called before forward");
+  const int batch = t.batch_;
+  // The kernels overwrite their parameter gradients; to accumulate, they write into a scratch
+  // buffer that is then added.
+  T* g = grads;
+  if (grad_mode == GradMode::accumulate) {
+    grow(grad_acc_, layout_.size());
+    g = grad_acc_.data();
+  }
   rows_to_channels(batch, cfg_.hidden, cfg_.out_height() * cfg_.out_width(), dfeatures,
                    grad_a_.data());
   for (int i = cfg_.depth - 1; i >= 0; --i) {
-    const ConvShape& cs = conv_[i];
+    const ConvShape& cs = t.conv_[i];
     const Offsets& o = off_[i];
     // grad_a_: d(pooled output) -> grad_b_: d(conv output); then -> grad_a_: d(conv input).
-    const T* pooled = i + 1 < cfg_.depth ? act_[i + 1].data() : out_.data();
-    BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, support_rows_, cfg_.bn_eps};
-    k_->bn_relu_pool_backward(bs, block_pool(cfg_, i, batch), conv_out_[i].data(),
+    const T* pooled = i + 1 < cfg_.depth ? t.act_[i + 1].data() : t.out_.data();
+    BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, t.support_rows_, cfg_.bn_eps};
+    k_->bn_relu_pool_backward(bs, block_pool(cfg_, i, batch), t.conv_out_[i].data(),
                               params + o.b, params + o.gamma, params + o.beta,
-                              stats_[i].mean.data(),
-                              stats_[i].var.data(), pooled, argmax_[i].data(), grad_a_.data(),
-                              grad_b_.data(), grads + o.b, grads + o.gamma, grads + o.beta);
+                              t.stats_[i].mean.data(), t.stats_[i].var.data(), pooled,
+                              t.argmax_[i].data(), grad_a_.data(), grad_b_.data(), g + o.b,
+                              g + o.gamma, g + o.beta);
     T* dinput = i > 0 || dx ? grad_a_.data() : nullptr;
-    k_->conv2d_backward(cs, act_[i].data(), params + o.w, grad_b_.data(), dinput, grads + o.w,
+    k_->conv2d_backward(cs, t.act_[i].data(), params + o.w, grad_b_.data(), dinput, g + o.w,
                         nullptr, work_.data());
   }
   if (dx) channels_to_rows(batch, cfg_.in_channels, cfg_.height * cfg_.width, grad_a_.data(), dx);
+  if (grad_mode == GradMode::accumulate) k_->axpy(layout_.size(), T(1), g, grads);
 }
 
 template class Conv4<float>;
@@ -227,25 +239,70 @@ template class Conv4<double>;
 // ---- batch-norm folding ---------------------------------------------------------------------
 
 template <class T>
-void fold_batch_norm(int K, int per_filter, const T* w, const T* b, const T* gamma,
-                     const T* beta, const T* mean, const T* var, double eps, T* w_out,
-                     T* b_out) {
+void fold_coefficients(int K, const T* gamma, const T* beta, const T* mean, const T* var,
+                       double eps, T* scale, T* shift) {
   for (int k = 0; k < K; ++k) {
-    const double scale = double(gamma[k]) / std::sqrt(double(var[k]) + eps);
-    for (int j = 0; j < per_filter; ++j) {
-      const std::size_t p = std::size_t(k) * per_filter + j;
-      w_out[p] = T(double(w[p]) * scale);
-    }
-    b_out[k] = T((double(b[k]) - double(mean[k])) * scale + double(beta[k]));
+    const double s = double(gamma[k]) / std::sqrt(double(var[k]) + eps);
+    scale[k] = T(s);
+    shift[k] = T(double(beta[k]) - double(mean[k]) * s);
   }
 }
 
-template void fold_batch_norm<float>(int, int, const float*, const float*, const float*,
-                                     const float*, const float*, const float*, double, float*,
-                                     float*);
-template void fold_batch_norm<double>(int, int, const double*, const double*, const double*,
-                                      const double*, const double*, const double*, double,
-                                      double*, double*);
+template <class T>
+void apply_fold(int K, int per_filter, const T* w, const T* b, const T* scale, const T* shift,
+                T* w_out, T* b_out) {
+  for (int k = 0; k < K; ++k) {
+    const T s = scale[k];
+    for (int j = 0; j < per_filter; ++j) {
+      const std::size_t p = std::size_t(k) * per_filter + j;
+      w_out[p] = w[p] * s;
+    }
+    b_out[k] = T(double(b[k]) * double(s) + double(shift[k]));
+  }
+}
+
+template <class T>
+void fold_batch_norm(int K, int per_filter, const T* w, const T* b, const T* gamma,
+                     const T* beta, const T* mean, const T* var, double eps, T* w_out,
+                     T* b_out) {
+  std::vector<T> scale(K), shift(K);
+  fold_coefficients(K, gamma, beta, mean, var, eps, scale.data(), shift.data());
+  apply_fold(K, per_filter, w, b, scale.data(), shift.data(), w_out, b_out);
+}
+
+ParamLayout conv_layout(const Conv4Config& c) {
+  c.validate();
+  ParamLayout l;
+  for (int i = 0; i < c.depth; ++i) {
+    l.add(idx("conv", i, ".weight"), {c.hidden, block_channels(c, i), 3, 3});
+    l.add(idx("conv", i, ".bias"), {c.hidden});
+  }
+  return l;
+}
+
+template <class T>
+void fold_convs(const Conv4Config& cfg, const T* convs, const T* scale, const T* shift,
+                T* primary) {
+  const ParamLayout l = conv_layout(cfg);
+  for (int i = 0; i < cfg.depth; ++i) {
+    const ParamView& w = l.at(idx("conv", i, ".weight"));
+    const ParamView& b = l.at(idx("conv", i, ".bias"));
+    apply_fold(cfg.hidden, block_channels(cfg, i) * 9, convs + w.offset, convs + b.offset,
+               scale + std::size_t(i) * cfg.hidden, shift + std::size_t(i) * cfg.hidden,
+               primary + w.offset, primary + b.offset);
+  }
+}
+
+#define FSH_FOLD_INSTANTIATE(T)                                                                \
+  template void fold_coefficients<T>(int, const T*, const T*, const T*, const T*, double, T*,   \
+                                     T*);                                                       \
+  template void apply_fold<T>(int, int, const T*, const T*, const T*, const T*, T*, T*);        \
+  template void fold_batch_norm<T>(int, int, const T*, const T*, const T*, const T*, const T*,  \
+                                   const T*, double, T*, T*);                                   \
+  template void fold_convs<T>(const Conv4Config&, const T*, const T*, const T*, T*);
+FSH_FOLD_INSTANTIATE(float)
+FSH_FOLD_INSTANTIATE(double)
+#undef FSH_FOLD_INSTANTIATE
 
 // ---- primary network ------------------------------------------------------------------------
 
@@ -253,11 +310,7 @@ template <class T>
 ParamLayout PrimaryNet<T>::layout(const Conv4Config& c, int ways) {
   c.validate();
   if (ways < 1) throw usage_error("primary network: ways must be >= 1, got " + std::to_string(ways));
-  ParamLayout l;
-  for (int i = 0; i < c.depth; ++i) {
-    l.add(idx("conv", i, ".weight"), {c.hidden, block_channels(c, i), 3, 3});
-    l.add(idx("conv", i, ".bias"), {c.hidden});
-  }
+  ParamLayout l = conv_layout(c);  // the conv blocks come first: fold_convs relies on it
   l.add("head.weight", {ways, c.feature_dim()});
   l.add("head.bias", {ways});
   return l;

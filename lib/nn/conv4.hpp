@@ -52,6 +52,36 @@ struct BnStats {
 // building the network.
 ParamLayout conv4_layout(const Conv4Config& cfg);
 
+// One forward pass's activations: what backward needs, owned by the caller, so any number of
+// forward passes of the same network can be alive at once (MAML's inner steps, a
+// hypernetwork's two passes). Buffers grow to the largest batch the tape has seen and are then
+// reused: a tape used again for the same shapes allocates nothing.
+template <class T>
+class Conv4Tape {
+ public:
+  int batch() const { return batch_; }
+  // Features (B, F) of the forward that filled this tape.
+  const T* features() const { return features_.data(); }
+  // The statistics that forward normalised with, one per block (for folding).
+  const std::vector<BnStats<T>>& stats() const { return stats_; }
+
+ private:
+  template <class>
+  friend class Conv4;
+  int batch_ = 0;
+  int support_rows_ = 0;                 // BN shape S of the forward (0: fixed statistics)
+  std::vector<ConvShape> conv_;          // per block
+  std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
+  std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)
+  std::vector<std::vector<uint8_t>> argmax_;  // per block: pool argmax (K, B, H/2, W/2)
+  std::vector<BnStats<T>> stats_;
+  std::vector<T> out_;                   // last pool output (K, B, Hf, Wf)
+  std::vector<T> features_;              // (B, F)
+};
+
+// Whether backward overwrites the gradient buffer or adds to it.
+enum class GradMode { overwrite, accumulate };
+
 template <class T>
 class Conv4 {
  public:
@@ -67,18 +97,30 @@ class Conv4 {
 
   // x: (B, C, H, W) images; params: layout().size() values. mode: see BnMode; support_rows S
   // (1 ≤ S ≤ B) for BnMode::support; fixed: one BnStats per block for BnMode::fixed.
-  // Returns features (B, F), valid until the next forward.
-  const T* forward(const T* params, const T* x, int batch, BnMode mode, int support_rows = 0,
-                   const std::vector<BnStats<T>>* fixed = nullptr);
-  // dfeatures: (B, F) for the last forward -> grads: layout().size(), OVERWRITTEN;
-  // dx: (B, C, H, W) or null (not computed).
-  void backward(const T* params, const T* dfeatures, T* grads, T* dx = nullptr);
+  // Records the activations in `tape` and returns its features (B, F).
+  const T* forward(const T* params, const T* x, int batch, BnMode mode, int support_rows,
+                   const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& tape);
+  // dfeatures: (B, F) for the forward recorded in tape -> grads: layout().size() values,
+  // overwritten or accumulated into; dx: (B, C, H, W) or null (not computed; always
+  // overwritten). params must be those of that forward.
+  void backward(const T* params, const Conv4Tape<T>& tape, const T* dfeatures, T* grads,
+                T* dx = nullptr, GradMode grad_mode = GradMode::overwrite);
 
-  // The statistics the last forward normalised with, one per block (for folding).
-  const std::vector<BnStats<T>>& stats() const { return stats_; }
+  // The same with the network's own tape (one forward alive at a time): features valid until
+  // the next forward through it.
+  const T* forward(const T* params, const T* x, int batch, BnMode mode, int support_rows = 0,
+                   const std::vector<BnStats<T>>* fixed = nullptr) {
+    return forward(params, x, batch, mode, support_rows, fixed, tape_);
+  }
+  void backward(const T* params, const T* dfeatures, T* grads, T* dx = nullptr,
+                GradMode grad_mode = GradMode::overwrite) {
+    backward(params, tape_, dfeatures, grads, dx, grad_mode);
+  }
+  // The statistics the last forward through the network's own tape normalised with.
+  const std::vector<BnStats<T>>& stats() const { return tape_.stats(); }
 
  private:
-  void reserve(int batch);
+  void reserve(int batch, Conv4Tape<T>& tape);
 
   Conv4Config cfg_;
   Kernels<T>* k_;
@@ -86,29 +128,47 @@ class Conv4 {
   struct Offsets {
     std::size_t w, b, gamma, beta;  // of conv<i>.weight, conv<i>.bias, bn<i>.gamma, bn<i>.beta
   };
-  std::vector<Offsets> off_;             // per block
-  int batch_ = 0;
-  int support_rows_ = 0;                 // BN shape S of the last forward (0: fixed stats)
-  std::vector<ConvShape> conv_;          // per block, for the current batch
-  std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
-  std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)
-  std::vector<std::vector<uint8_t>> argmax_;  // per block: pool argmax (K, B, H/2, W/2)
-  std::vector<BnStats<T>> stats_;
-  std::vector<T> out_;                   // last pool output (K, B, Hf, Wf)
-  std::vector<T> features_;              // (B, F)
-  std::vector<T> work_, grad_a_, grad_b_;  // conv workspace and two gradient buffers
+  std::vector<Offsets> off_;  // per block
+  Conv4Tape<T> tape_;         // for the one-tape convenience calls
+  // Scratch shared by every forward and backward (not part of any tape): the conv workspace,
+  // two gradient buffers, and parameter gradients for GradMode::accumulate.
+  std::vector<T> work_, grad_a_, grad_b_, grad_acc_;
 };
 
 extern template class Conv4<float>;
 extern template class Conv4<double>;
 
-// Folds batch norm with statistics (mean, var) and affine (gamma, beta) into the preceding conv:
-// w' = w·γ/√(var+ε), b' = (b − μ)·γ/√(var+ε) + β, per output channel k.
-// w, w_out: (K, per_filter); b, b_out, gamma, beta, mean, var: (K). Outputs may alias inputs.
+// Batch-norm folding, the one implementation (every method's adapted classifier and the
+// fsh-adapted reader use it). A block's conv (w, b) followed by batch norm with statistics
+// (mean, var) and affine (gamma, beta) is the conv (w·s, b·s + t) with, per output channel k,
+//   s_k = γ_k/√(var_k + ε),  t_k = β_k − μ_k·s_k.
+// fold_coefficients computes (s, t) in double and rounds them to T once; apply_fold applies
+// them (w·s rounded once; b·s + t in double, rounded once), so folding from the statistics and
+// folding from stored (s, t) give the same bits.
+template <class T>
+void fold_coefficients(int K, const T* gamma, const T* beta, const T* mean, const T* var,
+                       double eps, T* scale, T* shift);
+// w, w_out: (K, per_filter); b, b_out, scale, shift: (K). Outputs may alias inputs.
+template <class T>
+void apply_fold(int K, int per_filter, const T* w, const T* b, const T* scale, const T* shift,
+                T* w_out, T* b_out);
+// Both steps: w' = w·γ/√(var+ε), b' = b·s + β − μ·s.
 template <class T>
 void fold_batch_norm(int K, int per_filter, const T* w, const T* b, const T* gamma,
                      const T* beta, const T* mean, const T* var, double eps, T* w_out,
                      T* b_out);
+
+// The convolutions of a Conv-4 without normalisation: "conv<i>.weight" (K, C, 3, 3) and
+// "conv<i>.bias" (K), i = 0..depth-1 -- the first part of PrimaryNet's layout, and what an
+// adapted classifier's per-channel fold applies to.
+ParamLayout conv_layout(const Conv4Config& cfg);
+
+// Writes the conv blocks of a primary network (the conv_layout prefix of PrimaryNet's layout)
+// from convolutions `convs` (conv_layout) and per-block fold coefficients scale, shift
+// ((depth, K) each): block i is apply_fold(convs_i, scale_i, shift_i).
+template <class T>
+void fold_convs(const Conv4Config& cfg, const T* convs, const T* scale, const T* shift,
+                T* primary);
 
 // A standalone primary network: Conv-4 with batch norm folded away
 // (depth × [conv 3×3 pad 1 + bias -> ReLU -> 2×2 max-pool]) -> flatten -> linear head.
