@@ -136,7 +136,7 @@ AdaptedSet read_adapted(const io::Reader& r) {
   const std::string& f = r.display();
   AdaptedSet s;
   if (!r.has("episodes")) throw format_error(f + ": missing group /episodes");
-  s.model = read_model_config(r);
+  s.model = read_model_config(r, false);
   const Conv4Config& cfg = s.model.backbone;
   const int64_t E = r.attr_int("episodes", "count");
   s.n_way = static_cast<int>(r.attr_int("episodes", "n_way"));

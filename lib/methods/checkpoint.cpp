@@ -67,7 +67,11 @@ void write_model_config(io::Writer& w, const ModelConfig& m) {
   w.attr("config", "bn_eps", c.bn_eps);
   // The method's settings, one typed attribute each (booleans as integers 0/1).
   w.group("config/settings");
-  for (const auto& [name, value] : complete_settings(m.method, m.settings)) {
+  bool known = false;
+  for (const std::string& n : method_names()) known |= n == m.method;
+  // An adapted file may be rewritten by a program that does not have the method: its settings
+  // are then written as they were read.
+  for (const auto& [name, value] : known ? complete_settings(m.method, m.settings) : m.settings) {
     if (auto* b = std::get_if<bool>(&value)) w.attr("config/settings", name, int64_t(*b));
     if (auto* i = std::get_if<int64_t>(&value)) w.attr("config/settings", name, *i);
     if (auto* d = std::get_if<double>(&value)) w.attr("config/settings", name, *d);
@@ -75,7 +79,7 @@ void write_model_config(io::Writer& w, const ModelConfig& m) {
   }
 }
 
-ModelConfig read_model_config(const io::Reader& r) {
+ModelConfig read_model_config(const io::Reader& r, bool method_needed) {
   const std::string& f = r.display();
   if (!r.has("config")) throw format_error(f + ": missing group /config");
   ModelConfig m;
@@ -102,6 +106,21 @@ ModelConfig read_model_config(const io::Reader& r) {
   }
   // Settings: each declared one read with its declared type; unknown or missing ones refused.
   Settings given;
+  bool known = false;
+  for (const std::string& n : method_names()) known |= n == m.method;
+  if (!known && !method_needed) {
+    // Informational only (an adapted file is scored without its method): typed as stored.
+    for (const std::string& name : r.attr_names("config/settings")) {
+      switch (r.attr_kind("config/settings", name)) {
+        case io::Kind::integer: m.settings[name] = r.attr_int("config/settings", name); break;
+        case io::Kind::floating: m.settings[name] = r.attr_double("config/settings", name); break;
+        case io::Kind::string: m.settings[name] = r.attr_string("config/settings", name); break;
+        default:
+          throw format_error(f + ": /config/settings: " + name + " has an unsupported type");
+      }
+    }
+    return m;
+  }
   try {
     const MethodInfo& info = method_info(m.method);
     const std::vector<std::string> stored = r.attr_names("config/settings");

@@ -58,7 +58,9 @@ Checkpoint read_checkpoint(const io::Reader& r);
 
 // The model configuration group shared by fsh-model and fsh-adapted (/config attributes).
 void write_model_config(io::Writer& w, const ModelConfig& m);
-ModelConfig read_model_config(const io::Reader& r);
+// method_needed: the method must be one this build has (models); otherwise (adapted files,
+// which are scored without their method) an unknown method's settings are read as stored.
+ModelConfig read_model_config(const io::Reader& r, bool method_needed = true);
 
 // The method of a checkpoint, with its parameters loaded.
 std::unique_ptr<Method> load_method(const Checkpoint& c, const std::string& where);
