@@ -33,7 +33,7 @@ void set_threads(int n) {
   if (n < 0) throw usage_error("threads must be >= 0 (0 = all cores), got " + std::to_string(n));
   int hw = static_cast<int>(std::thread::hardware_concurrency());
   g_threads = n == 0 ? (hw > 0 ? hw : 1) : n;
-  openblas_set_num_threads(g_threads);
+  openblas_set_num_threads(1);  // always: see cpu/cpu_backend.cpp
   detail::set_pool_threads(g_threads);
 }
 

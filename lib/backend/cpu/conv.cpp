@@ -67,7 +67,7 @@ Scratch<T>& scratch() {
 class SerialBlas {
  public:
   SerialBlas() { openblas_set_num_threads(1); }
-  ~SerialBlas() { openblas_set_num_threads(fsh::threads()); }
+  ~SerialBlas() { openblas_set_num_threads(1); }  // OpenBLAS is always serial (cpu_backend.cpp)
   SerialBlas(const SerialBlas&) = delete;
   SerialBlas& operator=(const SerialBlas&) = delete;
 };
@@ -81,10 +81,17 @@ void over_parts(int n, int parts, F&& f) {
   });
 }
 
+// Blocks a batch is cut into at least (when it has that many images), whatever the thread
+// count: small batches still give the workers several independent gemms, and the partition --
+// hence the bits -- is the same for every thread count.
+constexpr int kMinBlocks = 4;
+
 int block_images(const ConvShape& s) {
   std::size_t per_image = std::size_t(s.C) * s.kh * s.kw * s.Ho() * s.Wo();
   std::size_t n = std::max<std::size_t>(1, kBlockElements / std::max<std::size_t>(1, per_image));
-  return static_cast<int>(std::min<std::size_t>(n, std::max(1, s.B)));
+  const std::size_t B = std::size_t(std::max(1, s.B));
+  n = std::min(n, (B + kMinBlocks - 1) / kMinBlocks);
+  return static_cast<int>(std::min<std::size_t>(n, B));
 }
 
 // Range [lo, hi) of output columns ow whose input column ow·stride − pad + j lies in [0, W).

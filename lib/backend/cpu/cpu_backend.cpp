@@ -1,6 +1,8 @@
 // The CPU backend object: every op in float and double (see cpu_kernels.hpp).
 #include "backend/cpu/cpu_backend.hpp"
 
+#include <cblas.h>
+
 #include "backend/cpu/cpu_kernels.hpp"
 
 namespace fsh::detail {
@@ -8,6 +10,10 @@ namespace fsh::detail {
 namespace {
 class CpuBackend final : public Backend {
  public:
+  // OpenBLAS always runs single-threaded: fsh shares work out among its own workers in a
+  // partition that does not depend on the thread count, whereas OpenBLAS's own threading
+  // changes which kernel path computes an element and so the bits of the result.
+  CpuBackend() { openblas_set_num_threads(1); }
   const char* name() const override { return "cpu"; }
   bool supports(Op, DType) const override { return true; }
 
