@@ -178,7 +178,10 @@ void describe_episodes(const io::Reader& r, const std::string& dataset, std::ost
 
 }  // namespace
 
-std::string file_info(const std::string& path, bool json_out, const std::string& dataset) {
+std::string json_string(const std::string& s) { return Json::str(s); }
+
+std::string file_info(const std::string& path, bool json_out, const std::string& dataset,
+                      const InfoDescriber& more) {
   io::Reader r(path);
   std::ostringstream text;
   Json json;
@@ -198,6 +201,13 @@ std::string file_info(const std::string& path, bool json_out, const std::string&
   } else if (r.format() == "fsh-episodes") {
     r.expect({r.format()}, episodes_format_version);
     describe_episodes(r, dataset, text, json);
+  } else if (more) {
+    for (const InfoLine& line : more(r)) {
+      std::string label = line.label;
+      if (label.size() < 12) label.resize(12, ' ');
+      if (!line.text.empty()) text << "  " << label << " " << line.text << "\n";
+      if (!line.key.empty()) json.add(line.key, line.json);
+    }
   }
   const Provenance p = r.provenance();
   if (!p.tool.empty())

@@ -1,5 +1,6 @@
 // fsh-episodes info: a summary of any fsh file (text, or JSON with --json). Logic: lib/io/info.
 #include "io/info.hpp"
+#include "methods/describe.hpp"
 
 #include <iostream>
 
@@ -19,7 +20,7 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
   sub.add_option("--dataset", o->dataset,
                  "for an episodes file: check it against this dataset (fingerprint, labels)");
   return [o] {
-    std::cout << fsh::file_info(o->input, o->json, o->dataset);
+    std::cout << fsh::file_info(o->input, o->json, o->dataset, fsh::describe_method_file);
     return 0;
   };
 }
