@@ -245,3 +245,31 @@ TEST_CASE("method settings: declared once, completed, validated, stored and read
   CHECK(back.train.meta_batch == 2);
   CHECK(load_method(back, "m.h5")->setting_int("steps") == 7);
 }
+
+TEST_CASE("to_tensors: uint8 [B, H, W, C] -> float (B, C, H, W) / 255, by hand") {
+  EpisodeImages e;
+  e.n_way = 2;
+  e.k_shot = 1;
+  e.n_query = 1;
+  e.channels = 3;
+  e.height = 2;
+  e.width = 3;
+  const std::size_t per = 3 * 2 * 3;
+  for (std::size_t i = 0; i < 2 * per; ++i) e.support.push_back(uint8_t(i * 7 % 256));
+  for (std::size_t i = 0; i < 2 * per; ++i) e.query.push_back(uint8_t(255 - i));
+  e.support_labels = {0, 1};
+  e.query_labels = {1, 0};
+  const EpisodeTensors t = to_tensors(e);
+  REQUIRE(t.support.size() == 2 * per);
+  for (int b = 0; b < 2; ++b)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 2; ++y)
+        for (int x = 0; x < 3; ++x) {
+          const std::size_t src = ((std::size_t(b) * 2 + y) * 3 + x) * 3 + c;
+          const std::size_t dst = ((std::size_t(b) * 3 + c) * 2 + y) * 3 + x;
+          CHECK(t.support[dst] == e.support[src] * (1.0f / 255.0f));
+          CHECK(t.query[dst] == e.query[src] * (1.0f / 255.0f));
+        }
+  CHECK(t.query_labels == e.query_labels);
+  CHECK(t.image_size() == per);
+}

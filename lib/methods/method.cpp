@@ -3,7 +3,12 @@
 #include "methods/method.hpp"
 
 #include <cmath>
+#include <array>
 #include <cstdio>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xtensor.hpp>
 
 #include "methods/protonet.hpp"
 #include "util/error.hpp"
@@ -189,14 +194,15 @@ EpisodeTensors to_tensors(const EpisodeImages& e) {
   t.height = static_cast<int>(e.height);
   t.width = static_cast<int>(e.width);
   const std::size_t hw = std::size_t(t.height) * t.width, C = t.channels;
-  // [B, H, W, C] uint8 -> (B, C, H, W) float in [0, 1].
+  // [B, H·W, C] uint8 -> (B, C, H·W) float in [0, 1]: a transposed view, cast and scaled.
   auto convert = [&](const std::vector<uint8_t>& src, std::vector<float>& dst) {
     const std::size_t B = src.size() / (hw * C);
+    const auto in = xt::adapt(src.data(), src.size(), xt::no_ownership(),
+                              std::array<std::size_t, 3>{B, hw, C});
     dst.resize(src.size());
-    for (std::size_t b = 0; b < B; ++b)
-      for (std::size_t p = 0; p < hw; ++p)
-        for (std::size_t c = 0; c < C; ++c)
-          dst[(b * C + c) * hw + p] = src[(b * hw + p) * C + c] * (1.0f / 255.0f);
+    auto out = xt::adapt(dst.data(), dst.size(), xt::no_ownership(),
+                         std::array<std::size_t, 3>{B, C, hw});
+    out = xt::cast<float>(xt::transpose(in, {0, 2, 1})) * (1.0f / 255.0f);
   };
   convert(e.support, t.support);
   convert(e.query, t.query);
