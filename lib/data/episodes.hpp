@@ -4,11 +4,15 @@
 // Guarantees:
 // - Episode e is drawn from its own stream, Rng::stream(seed, e): the episodes of a run do not
 //   depend on the thread count, and any subrange [first, first+count) (a shard) is drawn alone
-//   with exactly the values of the full run.
+//   with exactly the values of the full run. The whole draw is specified in man 5 fsh-episodes
+//   (THE DRAW) and reproduced from that text alone by tests/py/test_draw_spec.py.
 // - Ordering is class-major: support[e][c*K + k] and query[e][c*Q + q] are images of episode
 //   class c, whose dataset class is classes[e][c]; episode label = c.
 // - Indices point into the source dataset, whose fingerprint the Episodes carry; images come
 //   from that dataset (checked against the fingerprint) or from images embedded in the file.
+// - Every MUST of man 5 fsh-episodes that the file alone can show is checked by
+//   validate_episodes (distinct classes; no image twice in an episode, support and query
+//   together; index ranges); the rest (labels, groups, embedded images) by check_source.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,6 +37,10 @@ struct SampleOptions {
   int64_t first = 0;     // index of the first episode (a shard starts here)
   uint64_t seed = 1;
   PartChoice part = PartChoice::all;
+  // Every episode's N classes from one group (an alphabet: Lake et al. 2015's within-alphabet
+  // 20-way task). The group is drawn uniformly among the groups with at least N classes of the
+  // part; the sampler throws usage_error when there is none.
+  bool within_group = false;
 };
 
 struct Episodes {
@@ -40,6 +48,9 @@ struct Episodes {
   int64_t first = 0;  // index of episode 0 of this object in its run (0 unless a shard)
   uint64_t seed = 0;
   PartChoice part = PartChoice::all;
+  // False for a file without a seed (part) attribute: the value above is then not known.
+  bool seed_recorded = true, part_recorded = true;
+  bool within_group = false;     // each episode's classes share one group (SampleOptions)
   std::vector<int32_t> support;  // [E, N*K] dataset indices, class-major
   std::vector<int32_t> query;    // [E, N*Q] dataset indices, class-major
   std::vector<int32_t> classes;  // [E, N] dataset class of each episode class
@@ -62,6 +73,10 @@ struct Episodes {
   int64_t query_size() const { return n_way * n_query; }   // N*Q
 };
 
+// The fingerprint of e's embedded images (man 5 fsh-episodes): the dataset fingerprint
+// (fingerprint.hpp) of U images [U, H, W, C] with embedded/index in place of the labels.
+std::string embedded_fingerprint(const Episodes& e);
+
 // The sampler behind sample_episodes(), for callers that draw again and again from one
 // dataset (a trainer draws one episode per step): the constructor checks the options and indexes
 // the classes once; draw(first, count) gives exactly what sample_episodes would with that
@@ -79,11 +94,14 @@ class EpisodeSampler {
   std::string where_, fingerprint_;
   std::vector<int32_t> eligible_;              // classes of the part, in dataset order
   std::vector<std::vector<int32_t>> members_;  // [n_classes] image indices of each class
+  // within_group: the part's classes of each group holding at least N of them, in group order
+  std::vector<std::vector<int32_t>> groups_;
 };
 
 // Draws o.count episodes (numbers o.first ... o.first+o.count-1) from the classes of o.part.
-// Throws usage_error when the part is empty or not split, when N exceeds its classes, or when
-// K+Q exceeds a class's instances (naming the class). `where` names the dataset in messages
+// Throws usage_error when the part is empty or not split, when N exceeds its classes (with
+// o.within_group: the classes of every group), or when K+Q exceeds a class's instances
+// (naming the class). `where` names the dataset in messages
 // (and is recorded as its path). `fingerprint`: d's fingerprint when the caller has it ("" =
 // compute it; a pass over the images).
 Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::string& where,
@@ -93,9 +111,14 @@ Episodes sample_episodes(const Dataset& d, const SampleOptions& o, const std::st
 // e was drawn from; only its size is checked here (check_source checks the fingerprint).
 void embed_images(Episodes& e, const Dataset& d);
 
-// Throws format_error unless d is the dataset e was drawn from (same fingerprint and size).
-// `where` names the dataset file in the message.
-void check_source(const Episodes& e, const Dataset& d, const std::string& where);
+// Throws format_error unless d is the dataset e was drawn from, in this order: the same
+// fingerprint (else "<dataset_where>: not the dataset the episodes of ... were drawn from") and
+// size (else "<episodes_where>: dataset_size is ..."); then validate_episodes(e); then every
+// image listed under its episode class carries that label, class_names (when present) are d's,
+// a within_group file's episodes each use one group of d, and embedded images equal d's.
+// `fingerprint`: d's fingerprint when the caller has it ("" = compute it).
+void check_source(const Episodes& e, const std::string& episodes_where, const Dataset& d,
+                  const std::string& dataset_where, const std::string& fingerprint = "");
 
 // The images and labels of one episode, ready for a method.
 struct EpisodeImages {
@@ -111,8 +134,9 @@ struct EpisodeImages {
 // are none).
 EpisodeImages episode_images(const Episodes& e, int64_t i, const Dataset* d = nullptr);
 
-// Throws format_error("<where>: ...") unless e is self-consistent (sizes, index ranges,
-// class-major labels when d is given).
+// Throws format_error("<where>: ...") unless e is self-consistent: sizes, index ranges (an
+// index at or above dataset_size names dataset_size), the N classes of each episode distinct,
+// no image twice in an episode (support and query together), embedded arrays consistent.
 void validate_episodes(const Episodes& e, const std::string& where);
 
 }  // namespace fsh

@@ -46,4 +46,11 @@ std::string dataset_fingerprint(const Dataset& d) {
   return hex64(h.value());
 }
 
+bool is_fingerprint_spelling(const std::string& s) {
+  if (s.size() != 16) return false;
+  for (char ch : s)
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+  return true;
+}
+
 }  // namespace fsh

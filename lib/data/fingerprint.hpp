@@ -30,4 +30,8 @@ std::string hex64(uint64_t v);
 // The dataset fingerprint described above, e.g. "9f3c0a1d2b4e5f60".
 std::string dataset_fingerprint(const Dataset& d);
 
+// Whether s is spelled as a fingerprint: exactly 16 lowercase hex digits. Readers check the
+// spelling before comparing, so "9F3C..." is reported as misspelled, not as a mismatch.
+bool is_fingerprint_spelling(const std::string& s);
+
 }  // namespace fsh

@@ -83,12 +83,17 @@ Dataset read_dataset(const io::Reader& r, std::string* fingerprint) {
   }
   validate_dataset(d, r.display());
   const bool stored = r.has_attr("/", "fingerprint");
+  const std::string recorded = stored ? r.attr_string("/", "fingerprint") : "";
+  // A misspelled fingerprint ("9F3C...", 15 digits) is named as such, not as a hash mismatch.
+  if (stored && !is_fingerprint_spelling(recorded))
+    throw format_error(r.display() + ": fingerprint attribute \"" + recorded +
+                       "\" is not 16 lowercase hex digits");
   if (stored || fingerprint) {
     const std::string actual = dataset_fingerprint(d);
-    if (stored && r.attr_string("/", "fingerprint") != actual)
-      throw format_error(r.display() + ": fingerprint attribute is " +
-                         r.attr_string("/", "fingerprint") + " but the images and labels hash to " +
-                         actual + " (file changed after writing?)");
+    if (stored && recorded != actual)
+      throw format_error(r.display() + ": fingerprint attribute is " + recorded +
+                         " but the images and labels hash to " + actual +
+                         " (file changed after writing?)");
     if (fingerprint) *fingerprint = actual;
   }
   return d;

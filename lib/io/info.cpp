@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -143,14 +144,21 @@ void describe_dataset(const io::Reader& r, std::ostringstream& text, Json& json)
 
 void describe_episodes(const io::Reader& r, const std::string& dataset, std::ostringstream& text,
                        Json& json) {
-  const Episodes e = read_episodes(r);
-  if (!dataset.empty()) check_source(e, read_dataset(dataset), dataset);
+  std::optional<Dataset> source;
+  std::string source_fingerprint;
+  if (!dataset.empty()) source = read_dataset(dataset, &source_fingerprint);
+  const Episodes e = read_episodes(r, source ? &*source : nullptr,
+                                   dataset == "-" ? "<stdin>" : dataset, source_fingerprint);
   std::set<int32_t> used(e.classes.begin(), e.classes.end());
+  // A seed or part the file does not record is said so, not shown as a default value.
+  const std::string part = e.part_recorded ? "part " + to_string(e.part) : "part (not recorded)";
+  const std::string seed =
+      e.seed_recorded ? "seed " + std::to_string(e.seed) : "seed (not recorded)";
   text << "  episodes     " << e.count() << " (numbers " << e.first << ".."
        << e.first + e.count() - 1 << "), " << e.n_way << "-way " << e.k_shot << "-shot, "
        << e.n_query << " queries per class\n"
-       << "  drawn from   part " << to_string(e.part) << ", seed " << e.seed << ", " << used.size()
-       << " distinct classes\n"
+       << "  drawn from   " << part << (e.within_group ? ", one group per episode" : "") << ", "
+       << seed << ", " << used.size() << " distinct classes\n"
        << "  dataset      " << (e.dataset_path.empty() ? "(unknown path)" : e.dataset_path) << ", "
        << e.dataset_size << " images, fingerprint " << e.dataset_fingerprint << "\n";
   if (e.embedded())
@@ -163,15 +171,18 @@ void describe_episodes(const io::Reader& r, const std::string& dataset, std::ost
   json.add("n_way", Json::num(e.n_way));
   json.add("k_shot", Json::num(e.k_shot));
   json.add("n_query", Json::num(e.n_query));
-  json.add("part", Json::str(to_string(e.part)));
-  json.add("seed", Json::num(e.seed));
+  json.add("part", e.part_recorded ? Json::str(to_string(e.part)) : "null");
+  json.add("within_group", e.within_group ? "true" : "false");
+  json.add("seed", e.seed_recorded ? Json::num(e.seed) : "null");
   json.add("distinct_classes", Json::num(used.size()));
   json.add("dataset_path", Json::str(e.dataset_path));
   json.add("dataset_size", Json::num(e.dataset_size));
   json.add("dataset_fingerprint", Json::str(e.dataset_fingerprint));
   json.add("embedded_images", Json::num(e.image_index.size()));
   if (!dataset.empty()) {
-    text << "  checked      against " << dataset << ": fingerprint and labels match\n";
+    text << "  checked      against " << dataset << ": fingerprint, labels"
+         << (e.within_group ? ", groups" : "") << (e.embedded() ? ", embedded images" : "")
+         << " match\n";
     json.add("checked_against", Json::str(dataset));
   }
 }

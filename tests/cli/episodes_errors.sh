@@ -75,6 +75,8 @@ expect stdin-truncated '<stdin>: truncated or damaged HDF5 file'                
 expect n-too-large     'good.h5: N = 13 exceeds the 12 classes'                  /dev/null -- sample good.h5 -N 13 -o out.h5
 expect n-too-large-part 'split.h5: N = 9 exceeds the 8 classes of part train'    /dev/null -- sample split.h5 --part train -N 9 -Q 1 -o out.h5
 expect kq-too-large    'good.h5: class "Script0/character01" has 6 images; K+Q = 7' /dev/null -- sample good.h5 -K 2 -Q 5 -o out.h5
+expect within-group-n  'good.h5: within-group episodes need a group with N = 5 classes; the largest, "Script0", has 4' /dev/null -- sample good.h5 -N 5 -K 1 -Q 1 --within-group -o out.h5
+expect within-group-part 'split.h5: within-group episodes need a group with N = 5 classes of part train' /dev/null -- sample split.h5 --part train -N 5 -K 1 -Q 1 --within-group -o out.h5
 expect part-unsplit    'good.h5: not a split'                                    /dev/null -- sample good.h5 --part test -o out.h5
 expect bad-n           '--ways: Value 0 not in range 1 to 100000'                    /dev/null -- sample good.h5 -N 0 -o out.h5
 expect bad-k           'Value -1 not in range 1 to 100000'                       /dev/null -- sample good.h5 -K -1 -o out.h5

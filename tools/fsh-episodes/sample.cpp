@@ -38,6 +38,9 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
                  "same seed)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
       ->capture_default_str();
+  sub.add_flag("--within-group", o->s.within_group,
+               "draw every episode's N classes from one group (alphabet), chosen uniformly among "
+               "the groups with at least N classes of the part");
   sub.add_flag("--embed", o->embed,
                "store the episodes' images in the file (it then stands alone)");
   fsh::cli::add_seed(sub, ctx.common, "seed of the episode draw (episode e uses stream e)");
@@ -58,7 +61,8 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
     fsh::cli::message("fsh-episodes sample", ctx.common.verbosity, 2,
                       "sampled " + std::to_string(e.count()) + " episodes, " +
                           std::to_string(e.n_way) + "-way " + std::to_string(e.k_shot) + "-shot " +
-                          std::to_string(e.n_query) + "-query");
+                          std::to_string(e.n_query) + "-query" +
+                          (e.within_group ? ", each within one group" : ""));
     return 0;
   };
 }
