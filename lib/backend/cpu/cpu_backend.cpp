@@ -1,7 +1,12 @@
-// The CPU backend object: every op in float and double (see cpu_kernels.hpp).
+// The CPU backend object: every op in float and double (see cpu_kernels.hpp), and the thread
+// count its kernels and OpenBLAS use (cpu/parallel.hpp).
 #include "backend/cpu/cpu_backend.hpp"
 
+#include <string>
+
 #include "backend/cpu/cpu_kernels.hpp"
+#include "backend/cpu/parallel.hpp"
+#include "util/error.hpp"
 
 namespace fsh::detail {
 
@@ -9,7 +14,13 @@ namespace {
 class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
-  bool supports(Op, DType) const override { return true; }
+
+  void set_threads(int n) override {
+    if (n < 0)
+      throw usage_error("threads must be >= 0 (0 = all cores), got " + std::to_string(n));
+    set_cpu_threads(n);
+  }
+  int threads() const override { return cpu_threads(); }
 
  protected:
   Kernels<float>& kernels_f32() override { return f32_; }
