@@ -215,14 +215,12 @@ AxisWeights axis_weights(int64_t n_in, int64_t n_out) {
 
 using Sums3 = xt::xtensor<int64_t, 3>;
 
-// Area sums along axis 0: a: (n_in, X, Y) -> (n_out, X, Y), slice o the overlap-weighted sum
+// Area sums along axis 0: in: (n_in, X, Y) -> (n_out, X, Y), slice o the overlap-weighted sum
 // of the input slices it covers, in units of 1/n_out input pixel (axis_weights). Whole slices
 // are contiguous, so each term is one pass over memory.
-template <class E>
-Sums3 area_sums(const E& a, int64_t n_in, int64_t n_out) {
+Sums3 area_sums(const Sums3& in, int64_t n_in, int64_t n_out) {
   const AxisWeights w = axis_weights(n_in, n_out);
-  Sums3 out = xt::zeros<int64_t>({std::size_t(n_out), a.shape()[1], a.shape()[2]});
-  const Sums3 in = a;  // contiguous (a may be a transposed or cast expression)
+  Sums3 out = xt::zeros<int64_t>({std::size_t(n_out), in.shape()[1], in.shape()[2]});
   for (int64_t o = 0; o < n_out; ++o) {
     auto slice = xt::view(out, o);
     for (int64_t k = w.offset[o]; k < w.offset[o + 1]; ++k)
