@@ -1,13 +1,22 @@
 // Tests of lib/backend: every CPU op against an independent computation. Forward results are
 // compared with naive loops written here; every backward (inputs AND parameters) is compared
 // with central finite differences in double precision (test_nn_gradcheck.hpp), using the loss
-// L = Σ r ⊙ y for a fixed random r, so that the backward is fed dy = r.
+// L = Σ r ⊙ y for a fixed random r, so that the backward is fed dy = r. Also: the registry, the
+// CPU backend's thread control, and that cpu/ does not depend on the registry.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cblas.h>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "backend/cpu/parallel.hpp"
 #include "backend/registry.hpp"
 #include "test_nn_gradcheck.hpp"
 #include "util/error.hpp"
@@ -338,13 +347,55 @@ TEST_CASE("squared distances and class means: forward and gradients") {
 TEST_CASE("the registry always has the CPU backend") {
   CHECK(std::string(fsh::default_backend().name()) == "cpu");
   CHECK(fsh::backend_names().front() == "cpu");
-  CHECK(fsh::cpu_backend().supports(fsh::Op::conv2d, fsh::DType::f64));
+  CHECK(&fsh::backend("cpu") == &fsh::cpu_backend());
   CHECK_THROWS_AS(fsh::backend("no-such-backend"), fsh::usage_error);
+}
+
+TEST_CASE("thread control belongs to the backend; the registry forwards to every backend") {
+  fsh::Backend& cpu = fsh::cpu_backend();
+  const int all = static_cast<int>(std::thread::hardware_concurrency());
+  // The thread ids a parallel loop of 8 items runs on: the pool must have the set size.
+  auto ids = [] {
+    std::mutex mu;
+    std::set<std::thread::id> seen;
+    fsh::detail::parallel_for(8, [&](int, int) {
+      std::lock_guard<std::mutex> lock(mu);
+      seen.insert(std::this_thread::get_id());
+    });
+    return seen.size();
+  };
   fsh::set_threads(1);
+  CHECK(cpu.threads() == 1);
   CHECK(fsh::threads() == 1);
+  CHECK(openblas_get_num_threads() == 1);
+  CHECK(ids() == 1);
+  cpu.set_threads(2);
+  CHECK(fsh::threads() == 2);
+  CHECK(ids() == 2);
+  // OpenBLAS itself always runs on one thread: fsh's pool does the sharing, in a partition
+  // that does not depend on the count (so the bits do not either).
+  CHECK(openblas_get_num_threads() == 1);
+  // A negative count is refused, by either door, and changes nothing.
   CHECK_THROWS_AS(fsh::set_threads(-1), fsh::usage_error);
+  CHECK_THROWS_AS(cpu.set_threads(-3), fsh::usage_error);
+  CHECK(fsh::threads() == 2);
   fsh::set_threads(0);
-  CHECK(fsh::threads() >= 1);
+  CHECK(fsh::threads() == (all > 0 ? all : 1));
+}
+
+TEST_CASE("the CPU backend does not include the registry (the dependency runs one way)") {
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(FSH_SOURCE_DIR) / "lib/backend/cpu")) {
+    std::ifstream in(entry.path());
+    REQUIRE(in);
+    ++files;
+    for (std::string line; std::getline(in, line);) {
+      CAPTURE(entry.path().string());
+      if (line.rfind("#include", 0) == 0) CHECK(line.find("registry") == std::string::npos);
+    }
+  }
+  CHECK(files > 10);
 }
 
 TEST_CASE("fused batch norm -> ReLU -> max-pool equals the separate ops; gradients") {

@@ -1,11 +1,17 @@
 // Tests of lib/data/synth: shape and naming, determinism (same seed -> same bytes, whatever the
-// thread count; different seed -> different bytes), and difficulty: a 1-nearest-neighbour
-// classifier on raw pixels must do clearly better than chance on 5-way 1-shot episodes but far
-// from perfectly (see the bounds below).
+// thread count; different seed -> different bytes; the bytes of earlier versions kept), and
+// difficulty: a 1-nearest-neighbour classifier on raw pixels must do clearly better than chance
+// on 5-way 1-shot episodes but far from perfectly (see the bounds below). The RGB variant: its
+// glyph coverage is the gray drawing's, ink over a darker, textured background.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <iostream>
+#include <set>
 
+#include "data/fingerprint.hpp"
 #include "data/synth.hpp"
 #include "util/error.hpp"
 #include "util/rng.hpp"
@@ -118,6 +124,9 @@ TEST_CASE("synth: options outside their ranges are refused") {
   o.classes_per_group = 401;
   CHECK_THROWS_AS(fsh::synthesize(o), fsh::usage_error);
   o = {};
+  o.channels = 2;
+  CHECK_THROWS_AS(fsh::synthesize(o), fsh::usage_error);
+  o = {};
   o.classes = 7;  // default group size shrinks to the class count: one alphabet
   o.instances = 1;
   CHECK(fsh::synthesize(o).group_names == std::vector<std::string>{"alphabet00"});
@@ -140,4 +149,83 @@ TEST_CASE("synth: learnable but not trivial (1-NN on raw pixels, 5-way 1-shot)")
   CHECK(any < 0.80);
   CHECK(within > 0.30);
   CHECK(within < any + 0.05);
+}
+
+TEST_CASE("synth: the gray bytes of existing seeds do not change") {
+  // Fingerprints (man 5 fsh-dataset) of files written by fsh-episodes synth as of commit 2f3ac8a,
+  // before the RGB variant and the move to xtensor arrays: `--classes 30 --instances 4 --size 20
+  // --seed 7` and `--classes 12 --instances 3 --size 84 --seed 2`.
+  fsh::SynthOptions o;
+  o.classes = 30;
+  o.instances = 4;
+  o.size = 20;
+  o.seed = 7;
+  CHECK(fsh::dataset_fingerprint(fsh::synthesize(o)) == "c86dde1cc291dc0e");
+  o.classes = 12;
+  o.instances = 3;
+  o.size = 84;
+  o.seed = 2;
+  CHECK(fsh::dataset_fingerprint(fsh::synthesize(o)) == "817936b0572cf85c");
+}
+
+TEST_CASE("synth --channels 3: the gray glyph's coverage, bright ink, darker textured ground") {
+  fsh::SynthOptions o;
+  o.classes = 8;
+  o.instances = 3;
+  o.size = 36;
+  o.seed = 5;
+  const fsh::Dataset gray = fsh::synthesize(o);
+  o.channels = 3;
+  const fsh::Dataset rgb = fsh::synthesize(o);
+  CHECK(rgb.channels == 3);
+  CHECK(rgb.height == 36);
+  CHECK(rgb.images.size() == std::size_t(8 * 3 * 36 * 36 * 3));
+  CHECK(rgb.labels == gray.labels);
+  CHECK(rgb.class_names == gray.class_names);
+  using RGB = std::array<int, 3>;
+  std::set<RGB> inks;
+  for (int64_t i = 0; i < rgb.size(); ++i) {
+    CAPTURE(i);
+    const uint8_t* g = gray.image(i);
+    const uint8_t* c = rgb.image(i);
+    auto at = [&](int64_t p) { return RGB{c[3 * p], c[3 * p + 1], c[3 * p + 2]}; };
+    // Gray 255 means coverage >= 254.5/255 and gray 0 below 0.5/255: there the pixel is the
+    // ink, or the background, to within one level.
+    std::set<RGB> ink, ground;
+    for (int64_t p = 0; p < 36 * 36; ++p) {
+      const RGB v = at(p);
+      const int peak = std::max({v[0], v[1], v[2]});
+      if (g[p] == 255) {  // the ink: HSV value >= 0.8
+        ink.insert(v);
+        CHECK(peak >= 203);
+      } else if (g[p] == 0) {  // the background: HSV value < 0.5
+        ground.insert(v);
+        CHECK(peak <= 128);
+      }
+    }
+    REQUIRE(!ink.empty());
+    for (const RGB& v : ink)  // one ink colour per drawing
+      for (int k = 0; k < 3; ++k) CHECK(std::abs(v[k] - (*ink.begin())[k]) <= 1);
+    CHECK(ground.size() >= 20);  // textured, not flat
+    inks.insert(*ink.begin());
+  }
+  CHECK(inks.size() >= 20);  // the ink colour is drawn per drawing, not per class
+  // Deterministic for any thread count; the RGB path draws its colours after the geometry, so
+  // it also leaves the gray bytes alone (checked above against the gray dataset).
+  o.threads = 1;
+  const fsh::Dataset one = fsh::synthesize(o);
+  o.threads = 3;
+  CHECK(fsh::synthesize(o).images == one.images);
+  CHECK(one.images == rgb.images);
+}
+
+TEST_CASE("synth --channels 3 --size 84: the mini-ImageNet shape") {
+  fsh::SynthOptions o;
+  o.classes = 3;
+  o.instances = 2;
+  o.size = 84;
+  o.channels = 3;
+  const fsh::Dataset d = fsh::synthesize(o);
+  CHECK(d.image_size() == 84 * 84 * 3);
+  CHECK(d.size() == 6);
 }

@@ -1,9 +1,15 @@
-// The backend seam (ggml-style): a Backend has a name, says which ops it supports, and hands out
-// the ops for float (the training path) and double (gradient checks). Ops take raw pointers
-// (host or device, the backend's business) plus explicit shapes (backend/shapes.hpp) and never
-// allocate: callers pass workspaces sized by the shape structs. Forward and backward of each op
-// sit side by side in one implementation file. Backward ops OVERWRITE their outputs (they do not
-// accumulate) unless a comment says otherwise. Layout conventions: backend/shapes.hpp.
+// The backend seam: a Backend has a name, a host thread count, and the ops for float (the
+// training path) and double (gradient checks). Ops take raw pointers (host or device, the
+// backend's business) plus explicit shapes (backend/shapes.hpp) and never allocate: callers pass
+// workspaces sized by the shape structs. Forward and backward of each op sit side by side in one
+// implementation file. Backward ops OVERWRITE their outputs (they do not accumulate) unless a
+// comment says otherwise. Layout conventions: backend/shapes.hpp.
+//
+// Every backend implements every op in both precisions: Kernels<T> is pure virtual, so one that
+// lacks an op does not compile. There is deliberately no per-op fallback to the CPU backend: an
+// op's pointers live in its backend's memory, and a CPU op cannot read device memory, so a
+// fallback would have to copy every operand in and out behind the caller's back. A CUDA backend
+// mirrors the CPU one op for op and is tested against it for parity.
 // Get a backend from backend/registry.hpp; the CPU backend always exists.
 #pragma once
 #include <cstddef>
@@ -12,12 +18,6 @@
 #include "backend/shapes.hpp"
 
 namespace fsh {
-
-enum class Op {
-  gemm, axpy, conv2d, batch_norm, bn_relu_pool, relu, max_pool, linear, film, softmax_xent,
-  sq_dist, class_means, adam, sgd
-};
-enum class DType { f32, f64 };
 
 template <class T>
 class Kernels {
@@ -141,8 +141,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
-  // Whether this backend runs op in precision t; callers fall back to the CPU backend when not.
-  virtual bool supports(Op op, DType t) const = 0;
+  // Host worker threads this backend's ops use (its own loops and its BLAS); n = 0: all cores.
+  // Throws usage_error for n < 0. Results never depend on the count (see each op's file).
+  virtual void set_threads(int n) = 0;
+  // The count in effect (>= 1; all cores until set_threads is called).
+  virtual int threads() const = 0;
   template <class T>
   Kernels<T>& kernels();
 

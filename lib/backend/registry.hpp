@@ -1,5 +1,6 @@
-// Where backends come from. The CPU backend (xtensor-blas / OpenBLAS) always exists; the
-// registry (registry.cpp) is the one place that knows about optional ones such as CUDA.
+// Where backends come from. The CPU backend (OpenBLAS and fsh's own loops) always exists; the
+// registry (registry.cpp) is the one place that knows about optional ones such as CUDA. The
+// dependency runs one way: the registry includes the backends, never the reverse.
 #pragma once
 #include <string>
 #include <vector>
@@ -17,8 +18,9 @@ std::vector<std::string> backend_names();
 // The backend called name; throws usage_error listing backend_names() when unknown.
 Backend& backend(const std::string& name);
 
-// Worker threads of the compute libraries (OpenBLAS and fsh's own loops); 0 = all cores.
-// Results do not depend on the thread count except through BLAS summation order.
+// Host worker threads for every backend of this build (Backend::set_threads on each; 0 = all
+// cores); throws usage_error for n < 0 before changing any. threads() is the CPU backend's
+// count. Results do not depend on the thread count.
 void set_threads(int n);
 int threads();
 

@@ -1,10 +1,13 @@
-// PNG/JPEG decoding, PNG encoding, area-averaging resize (see image.hpp).
+// PNG/JPEG decoding, PNG encoding, area-averaging resize, channel conversion (see image.hpp).
 // libpng and libjpeg report errors by longjmp: each setjmp-guarded function below touches only
 // memory its caller owns (no C++ object with a destructor lives in a frame that longjmp skips),
 // and the caller turns the recorded message into fsh::format_error.
+// Pixel arithmetic is written on (H, W, C) arrays (xtensor adaptors over Image::pixels, no
+// copy), so channels and rows are named by views instead of index formulas.
 #include "data/image.hpp"
 
 #include <algorithm>
+#include <array>
 #include <csetjmp>
 #include <cstdio>  // before jpeglib.h, which uses FILE
 #include <cstring>
@@ -12,6 +15,11 @@
 #include <jpeglib.h>
 #include <jerror.h>  // after jpeglib.h: message codes (JWRN_JPEG_EOF)
 #include <png.h>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xbroadcast.hpp>
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 #include "util/error.hpp"
 
@@ -20,6 +28,17 @@ namespace {
 
 // Largest accepted side: protects against absurd headers asking for gigabytes.
 constexpr uint32_t max_side = 1u << 15;
+
+using Shape3 = std::array<std::size_t, 3>;
+
+Shape3 shape_of(const Image& img) {
+  return {static_cast<std::size_t>(img.height), static_cast<std::size_t>(img.width),
+          static_cast<std::size_t>(img.channels)};
+}
+
+// The pixels of img as an (H, W, C) array sharing its memory.
+auto as_array(Image& img) { return xt::adapt(img.pixels, shape_of(img)); }
+auto as_array(const Image& img) { return xt::adapt(img.pixels, shape_of(img)); }
 
 // ---- PNG ----------------------------------------------------------------------------------
 
@@ -194,6 +213,22 @@ AxisWeights axis_weights(int64_t n_in, int64_t n_out) {
   return a;
 }
 
+using Sums3 = xt::xtensor<int64_t, 3>;
+
+// Area sums along axis 0: in: (n_in, X, Y) -> (n_out, X, Y), slice o the overlap-weighted sum
+// of the input slices it covers, in units of 1/n_out input pixel (axis_weights). Whole slices
+// are contiguous, so each term is one pass over memory.
+Sums3 area_sums(const Sums3& in, int64_t n_in, int64_t n_out) {
+  const AxisWeights w = axis_weights(n_in, n_out);
+  Sums3 out = xt::zeros<int64_t>({std::size_t(n_out), in.shape()[1], in.shape()[2]});
+  for (int64_t o = 0; o < n_out; ++o) {
+    auto slice = xt::view(out, o);
+    for (int64_t k = w.offset[o]; k < w.offset[o + 1]; ++k)
+      slice += w.weight[k] * xt::view(in, w.first[o] + (k - w.offset[o]));
+  }
+  return out;
+}
+
 std::string prefix(const std::string& name) { return name.empty() ? "image" : name; }
 
 }  // namespace
@@ -234,9 +269,9 @@ Image decode_png(const uint8_t* data, std::size_t size, const std::string& name)
   if (dec.channels == 1 || dec.channels == 3) {
     img.pixels = std::move(dec.pixels);
   } else {  // gray+alpha or RGBA that libpng left in place: keep the colour samples
-    const int64_t keep = img.channels, n = img.height * img.width;
-    for (int64_t p = 0; p < n; ++p)
-      for (int64_t c = 0; c < keep; ++c) img.pixels[p * keep + c] = dec.pixels[p * dec.channels + c];
+    const auto src =
+        xt::adapt(dec.pixels, Shape3{dec.height, dec.width, std::size_t(dec.channels)});
+    as_array(img) = xt::view(src, xt::all(), xt::all(), xt::range(0, img.channels));
   }
   return img;
 }
@@ -293,32 +328,14 @@ Image resize_area(const Image& img, int64_t height, int64_t width) {
                       "x" + std::to_string(width));
   if (img.height <= 0 || img.width <= 0 || img.channels <= 0)
     throw shape_error("resize: empty input image");
-  const int64_t C = img.channels;
-  const AxisWeights wy = axis_weights(img.height, height), wx = axis_weights(img.width, width);
-  // tmp: (H_in, w, C), sums along x in units of 1/w input pixel
-  std::vector<int64_t> tmp(static_cast<std::size_t>(img.height * width * C), 0);
-  for (int64_t y = 0; y < img.height; ++y)
-    for (int64_t ox = 0; ox < width; ++ox)
-      for (int64_t k = wx.offset[ox]; k < wx.offset[ox + 1]; ++k) {
-        const int64_t x = wx.first[ox] + (k - wx.offset[ox]);
-        const int64_t w = wx.weight[k];
-        for (int64_t c = 0; c < C; ++c) tmp[(y * width + ox) * C + c] += w * img.at(y, x, c);
-      }
-  // Weights sum to W_in along x and H_in along y: dividing by D = H_in·W_in gives the mean.
+  // Separable: area sums along y, then the same along x of the transposed result.
+  const Sums3 by_rows = area_sums(xt::cast<int64_t>(as_array(img)), img.height, height);
+  const Sums3 both = area_sums(xt::transpose(by_rows, {1, 0, 2}), img.width, width);  // (w, h, C)
+  // Weights sum to W_in along x and H_in along y: dividing by D = H_in·W_in gives the mean,
+  // rounded half up as floor((2S + D) / 2D).
   const int64_t D = img.height * img.width;
-  Image out(height, width, C);
-  std::vector<int64_t> acc(static_cast<std::size_t>(width * C));
-  for (int64_t oy = 0; oy < height; ++oy) {
-    std::fill(acc.begin(), acc.end(), 0);
-    for (int64_t k = wy.offset[oy]; k < wy.offset[oy + 1]; ++k) {
-      const int64_t y = wy.first[oy] + (k - wy.offset[oy]);
-      const int64_t w = wy.weight[k];
-      const int64_t* row = tmp.data() + y * width * C;
-      for (int64_t j = 0; j < width * C; ++j) acc[j] += w * row[j];
-    }
-    for (int64_t j = 0; j < width * C; ++j)  // round half up: floor((2S + D) / 2D)
-      out.pixels[oy * width * C + j] = static_cast<uint8_t>((2 * acc[j] + D) / (2 * D));
-  }
+  Image out(height, width, img.channels);
+  as_array(out) = xt::cast<uint8_t>((2 * xt::transpose(both, {1, 0, 2}) + D) / (2 * D));
   return out;
 }
 
@@ -330,21 +347,21 @@ Image convert_channels(const Image& img, int64_t channels) {
     throw shape_error("convert_channels: input has " + std::to_string(img.channels) +
                       " channels (expected 1 or 3)");
   Image out(img.height, img.width, channels);
-  const int64_t n = img.height * img.width;
+  const auto in = as_array(img);
+  auto o = as_array(out);
   if (channels == 3) {
-    for (int64_t p = 0; p < n; ++p)
-      for (int c = 0; c < 3; ++c) out.pixels[p * 3 + c] = img.pixels[p];
-  } else {
-    for (int64_t p = 0; p < n; ++p) {
-      const int64_t r = img.pixels[p * 3], g = img.pixels[p * 3 + 1], b = img.pixels[p * 3 + 2];
-      out.pixels[p] = static_cast<uint8_t>((299 * r + 587 * g + 114 * b + 500) / 1000);
-    }
+    o = xt::broadcast(in, o.shape());  // (H, W, 1) -> (H, W, 3)
+  } else {  // BT.601 luma in thousandths, rounded half up
+    const auto rgb = xt::cast<int64_t>(in);
+    auto ch = [&](int c) { return xt::view(rgb, xt::all(), xt::all(), xt::range(c, c + 1)); };
+    o = xt::cast<uint8_t>((299 * ch(0) + 587 * ch(1) + 114 * ch(2) + 500) / 1000);
   }
   return out;
 }
 
 void invert(Image& img) {
-  for (auto& v : img.pixels) v = static_cast<uint8_t>(255 - v);
+  auto a = as_array(img);
+  a = xt::cast<uint8_t>(255 - a);
 }
 
 }  // namespace fsh

@@ -1,12 +1,22 @@
 // Procedural glyph generator (see synth.hpp). Geometry lives in a unit frame where the glyph
 // fits in [-0.8, 0.8]^2; rendering maps it onto the pixel grid. All randomness comes from
 // fsh::Rng streams keyed by (seed, alphabet), (seed, class) and (seed, class, instance).
+// Rasterising a stroke is a per-pixel loop over its bounding box; everything after it (coverage
+// to bytes, colours, textures) is whole-image array arithmetic on xtensor arrays.
 #include "data/synth.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <thread>
+#include <utility>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 #include "util/error.hpp"
 #include "util/rng.hpp"
@@ -19,6 +29,7 @@ constexpr double pi = 3.14159265358979323846;
 struct Point {
   double x, y;
 };
+using Coverage = xt::xtensor<float, 2>;  // (S, S) ink coverage in [0, 1]
 using Stroke = std::vector<Point>;  // control points
 
 struct Style {
@@ -128,7 +139,7 @@ std::vector<Point> centre_line(const Stroke& s, bool smooth) {
 
 // Max-blends an anti-aliased segment of radius rad (pixels) into canvas (S x S, values 0..1):
 // coverage of a pixel = clamp(rad + 0.5 - distance from its centre to the segment, 0, 1).
-void draw_segment(std::vector<float>& canvas, int64_t S, Point a, Point b, double rad) {
+void draw_segment(Coverage& canvas, int64_t S, Point a, Point b, double rad) {
   const double pad = rad + 1.0;
   const int64_t xa = std::max<int64_t>(0, int64_t(std::floor(std::min(a.x, b.x) - pad)));
   const int64_t xb = std::min<int64_t>(S - 1, int64_t(std::ceil(std::max(a.x, b.x) + pad)));
@@ -142,13 +153,13 @@ void draw_segment(std::vector<float>& canvas, int64_t S, Point a, Point b, doubl
       t = std::clamp(t, 0.0, 1.0);
       const double ex = px - (a.x + t * dx), ey = py - (a.y + t * dy);
       const double cov = std::clamp(rad + 0.5 - std::sqrt(ex * ex + ey * ey), 0.0, 1.0);
-      float& c = canvas[static_cast<std::size_t>(y * S + x)];
+      float& c = canvas(y, x);
       c = std::max(c, static_cast<float>(cov));
     }
 }
 
-// One jittered drawing of glyph g into out (S x S uint8, ink bright).
-void draw_instance(const Glyph& g, Rng& r, int64_t S, uint8_t* out) {
+// One jittered drawing of glyph g: its ink coverage.
+Coverage draw_instance(const Glyph& g, Rng& r, int64_t S) {
   const double rot = 0.2 * r.normal();  // about 11 degrees
   const double scale = std::exp(0.12 * r.normal());
   const double shear = 0.1 * r.normal();
@@ -156,7 +167,7 @@ void draw_instance(const Glyph& g, Rng& r, int64_t S, uint8_t* out) {
   const double thick = g.thickness * std::exp(0.15 * r.normal()) * double(S) / 28.0;
   const double c = std::cos(rot), n = std::sin(rot);
   const double half = 0.45 * double(S);  // unit frame -> pixels: [-1, 1] -> S/2 ± 0.45 S
-  std::vector<float> canvas(static_cast<std::size_t>(S * S), 0.0f);
+  Coverage canvas = xt::zeros<float>({std::size_t(S), std::size_t(S)});
   for (const auto& s : g.strokes) {
     const double ox = 0.07 * r.normal(), oy = 0.07 * r.normal();  // stroke placement
     Stroke j;
@@ -170,8 +181,58 @@ void draw_instance(const Glyph& g, Rng& r, int64_t S, uint8_t* out) {
     for (std::size_t k = 0; k + 1 < line.size(); ++k)
       draw_segment(canvas, S, line[k], line[k + 1], thick / 2);
   }
-  for (int64_t p = 0; p < S * S; ++p)
-    out[p] = static_cast<uint8_t>(std::lround(255.0 * canvas[static_cast<std::size_t>(p)]));
+  return canvas;
+}
+
+// HSV (each in [0, 1]) to RGB in [0, 1].
+xt::xtensor<double, 1> hsv_to_rgb(double h, double s, double v) {
+  const double h6 = 6 * h, f = h6 - std::floor(h6);
+  const double p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+  switch (static_cast<int>(std::floor(h6)) % 6) {
+    case 0: return {v, t, p};
+    case 1: return {q, v, p};
+    case 2: return {p, v, t};
+    case 3: return {p, q, v};
+    case 4: return {t, p, v};
+    default: return {v, p, q};
+  }
+}
+
+// Ink bright: out (S, S) = 255·coverage, rounded.
+void write_gray(const Coverage& cov, uint8_t* out) {
+  auto o = xt::adapt(out, cov.size(), xt::no_ownership(), cov.shape());
+  o = xt::cast<uint8_t>(xt::round(255.0 * cov));
+}
+
+// Coloured: out (S, S, 3) = coverage·ink + (1 − coverage)·background, the background blending
+// two colours by a texture of two gratings. The ink's HSV value is in [0.8, 1] and the
+// background's in [0.05, 0.5], so the glyph stays visible whatever the hues.
+void write_rgb(const Coverage& cov, Rng& r, uint8_t* out) {
+  const std::size_t S = cov.shape()[0];
+  // Drawn in a fixed order (function arguments are evaluated in an unspecified one).
+  auto colour = [&r](double s_lo, double s_hi, double v_lo, double v_hi) {
+    const double h = r.uniform(), s = uniform(r, s_lo, s_hi), v = uniform(r, v_lo, v_hi);
+    return hsv_to_rgb(h, s, v);
+  };
+  const auto ink = colour(0.5, 1, 0.8, 1);
+  // A dark and a lighter ground colour, so that the texture always shows.
+  const auto bg0 = colour(0, 0.6, 0.05, 0.2), bg1 = colour(0, 0.6, 0.3, 0.5);
+  // Pixel centres in [0, 1): x along a row, y down a column.
+  const xt::xtensor<double, 1> centre = (xt::arange<double>(double(S)) + 0.5) / double(S);
+  const auto x = xt::view(centre, xt::newaxis(), xt::all());  // (1, S)
+  const auto y = xt::view(centre, xt::all(), xt::newaxis());  // (S, 1)
+  // texture (S, S) in [0, 1]: 0.5 plus a coarse (1.5-3 cycles per image) and a fine (3-7)
+  // grating of amplitude 0.25, each at a random angle and phase.
+  xt::xtensor<double, 2> texture({S, S}, 0.5);
+  for (const auto& [lo, hi] : {std::pair{1.5, 3.0}, std::pair{3.0, 7.0}}) {
+    const double f = 2 * pi * uniform(r, lo, hi), angle = uniform(r, 0, 2 * pi);
+    const double phase = uniform(r, 0, 2 * pi);
+    texture += 0.25 * xt::sin(f * (std::cos(angle) * x + std::sin(angle) * y) + phase);
+  }
+  const auto t = xt::view(texture, xt::all(), xt::all(), xt::newaxis());  // (S, S, 1)
+  const auto w = xt::view(cov, xt::all(), xt::all(), xt::newaxis());      // (S, S, 1)
+  auto o = xt::adapt(out, S * S * 3, xt::no_ownership(), std::array<std::size_t, 3>{S, S, 3});
+  o = xt::cast<uint8_t>(xt::round(255.0 * (w * ink + (1.0 - w) * (bg0 + t * (bg1 - bg0)))));
 }
 
 std::string padded(const char* prefix, int64_t i, int64_t count) {
@@ -198,6 +259,8 @@ Dataset synthesize(const SynthOptions& opt) {
   check(opt.classes_per_group >= 0 && opt.classes_per_group <= opt.classes,
         "synth: classes per group must be in [1, classes = " + std::to_string(opt.classes) +
             "] (or 0 = min(20, classes)), got " + std::to_string(opt.classes_per_group));
+  check(opt.channels == 1 || opt.channels == 3,
+        "synth: channels must be 1 (gray) or 3 (RGB), got " + std::to_string(opt.channels));
   check(opt.threads >= 0, "synth: threads must be >= 0, got " + std::to_string(opt.threads));
 
   const int64_t per_group =
@@ -205,7 +268,7 @@ Dataset synthesize(const SynthOptions& opt) {
   const int64_t S = opt.size, n_groups = (opt.classes + per_group - 1) / per_group;
   Dataset d;
   d.height = d.width = S;
-  d.channels = 1;
+  d.channels = opt.channels;
   for (int64_t g = 0; g < n_groups; ++g) d.group_names.push_back(padded("alphabet", g, n_groups));
   for (int64_t c = 0; c < opt.classes; ++c) {
     const int64_t g = c / per_group;
@@ -229,7 +292,12 @@ Dataset synthesize(const SynthOptions& opt) {
       const Glyph glyph = make_glyph(styles[static_cast<std::size_t>(c / per_group)], rc);
       for (int64_t i = 0; i < opt.instances; ++i) {
         Rng ri = Rng::stream(opt.seed, uint64_t(c), uint64_t(i) + 1);
-        draw_instance(glyph, ri, S, d.image(c * opt.instances + i));
+        const Coverage cov = draw_instance(glyph, ri, S);
+        uint8_t* out = d.image(c * opt.instances + i);
+        if (opt.channels == 1)
+          write_gray(cov, out);
+        else
+          write_rgb(cov, ri, out);
       }
     }
   };

@@ -1,6 +1,8 @@
-// Summary statistics for few-shot evaluation: the field's convention is the mean accuracy over
-// episodes with a 95% confidence interval of 1.96 * sd / sqrt(n) (sd: sample standard deviation,
-// n - 1 in the denominator).
+// Summary statistics for few-shot evaluation and benchmarks. Accuracy: the field's convention
+// is the mean over episodes with a 95% confidence interval of 1.96·sd/√n (sd: sample standard
+// deviation, n − 1 in the denominator); a paired comparison of two methods on the same episodes
+// is the same statistic of the per-episode differences. Latency: median and 95th percentile,
+// robust to the occasional slow run that a mean would chase.
 #pragma once
 #include <vector>
 
@@ -15,7 +17,28 @@ struct MeanCI {
 
 MeanCI mean_ci95(const std::vector<double>& values);
 
+// mean_ci95 of the per-episode differences a[i] − b[i] (a and b scored on the same episodes, in
+// the same order). Throws shape_error when the sizes differ.
+MeanCI paired_difference_ci95(const std::vector<double>& a, const std::vector<double>& b);
+
 // Median of the values (the mean of the two middle ones for even n); 0 for none.
-double median(std::vector<double> values);
+double median(const std::vector<double>& values);
+
+// The q-quantile, q in [0, 1], interpolating linearly between order statistics: with x sorted
+// and h = (n − 1)·q, x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋ + 1] − x[⌊h⌋]) (Hyndman & Fan's type 7, numpy's
+// default). Throws usage_error for q outside [0, 1] or no values.
+double quantile(const std::vector<double>& values, double q);
+
+// Latency figures of repeated timings (any unit; the result is in the same unit).
+struct LatencyStats {
+  long n = 0;
+  double median = 0;  // median()
+  double p95 = 0;     // quantile(·, 0.95)
+  double mean = 0;
+  double min = 0, max = 0;
+};
+
+// All zero for no values.
+LatencyStats latency_stats(const std::vector<double>& values);
 
 }  // namespace fsh

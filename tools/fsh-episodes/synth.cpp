@@ -1,6 +1,6 @@
 // fsh-episodes synth: the built-in procedural glyph dataset (lib/data/synth) -> fsh-dataset.
-//   fsh-episodes synth [--classes 400] [--instances 20] [--size 28] [--per-group 20]
-//                      [--seed 1] -o OUT
+//   fsh-episodes synth [--classes 400] [--instances 20] [--size 28] [--channels 1|3]
+//                      [--per-group 20] [--seed 1] -o OUT
 #include "common/subcommands.hpp"
 #include "data/synth.hpp"
 #include "io/dataset_io.hpp"
@@ -23,6 +23,10 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
       ->capture_default_str();
   sub.add_option("--size", a->o.size, "image side in pixels, in [8, 1024]")
       ->check(CLI::Range(int64_t(8), int64_t(1024)))
+      ->capture_default_str();
+  sub.add_option("--channels", a->o.channels,
+                 "1: gray glyphs, ink bright; 3: coloured glyphs on textured backgrounds")
+      ->check(CLI::IsMember({int64_t(1), int64_t(3)}))
       ->capture_default_str();
   sub.add_option("--per-group", a->o.classes_per_group,
                  "classes per alphabet (a group sharing a stroke style), in [1, classes]; "
@@ -48,7 +52,8 @@ std::function<int()> setup(CLI::App& sub, fsh::cli::ToolContext& ctx) {
                       "synthesized " + std::to_string(d.n_classes()) + " classes x " +
                           std::to_string(a->o.instances) + " drawings in " +
                           std::to_string(d.group_names.size()) + " alphabets (" +
-                          std::to_string(d.height) + "x" + std::to_string(d.width) + ", seed " +
+                          std::to_string(d.height) + "x" + std::to_string(d.width) + "x" +
+                          std::to_string(d.channels) + ", seed " +
                           std::to_string(ctx.common.seed) + ") -> " + a->output);
     return 0;
   };

@@ -19,8 +19,6 @@
 #include <mutex>
 #include <vector>
 
-#include "backend/registry.hpp"
-
 #include "backend/cpu/cpu_kernels.hpp"
 #include "backend/cpu/lanes.hpp"
 #include "backend/cpu/parallel.hpp"
@@ -258,7 +256,7 @@ void conv_blocks(detail::CpuKernels<T>& k, const ConvShape& s, const T* x, const
     k.gemm(false, false, s.K, n * HoWo, CKK, T(1), w, CKK, col, n * HoWo, T(0), y + b0 * HoWo,
            ldy);
   };
-  const int parts = std::min(fsh::threads(), nblocks);
+  const int parts = std::min(detail::cpu_threads(), nblocks);
   if (parts <= 1) {
     for (int blk = 0; blk < nblocks; ++blk) block(work, blk);
     return;
@@ -314,7 +312,7 @@ void CpuKernels<T>::conv2d_backward(const ConvShape& s, const T* x, const T* w, 
   const int nblocks = (s.B + nb - 1) / nb;
   const int nchunks = std::max(1, std::min(kWeightChunks, nblocks));
   const std::size_t wsize = std::size_t(s.K) * CKK;
-  const int parts = std::min(fsh::threads(), nchunks);
+  const int parts = std::min(detail::cpu_threads(), nchunks);
   Scratch<T>& sc = scratch<T>();
   std::lock_guard<std::mutex> lock(sc.mu);
   sc.reserve(parts, col_block_size(s));

@@ -1,9 +1,13 @@
-// The CPU backend object: every op in float and double (see cpu_kernels.hpp).
+// The CPU backend object: every op in float and double (see cpu_kernels.hpp), and the thread
+// count its kernels and OpenBLAS use (cpu/parallel.hpp).
 #include "backend/cpu/cpu_backend.hpp"
 
 #include <cblas.h>
+#include <string>
 
 #include "backend/cpu/cpu_kernels.hpp"
+#include "backend/cpu/parallel.hpp"
+#include "util/error.hpp"
 
 namespace fsh::detail {
 
@@ -15,7 +19,13 @@ class CpuBackend final : public Backend {
   // changes which kernel path computes an element and so the bits of the result.
   CpuBackend() { openblas_set_num_threads(1); }
   const char* name() const override { return "cpu"; }
-  bool supports(Op, DType) const override { return true; }
+
+  void set_threads(int n) override {
+    if (n < 0)
+      throw usage_error("threads must be >= 0 (0 = all cores), got " + std::to_string(n));
+    set_cpu_threads(n);
+  }
+  int threads() const override { return cpu_threads(); }
 
  protected:
   Kernels<float>& kernels_f32() override { return f32_; }

@@ -1,10 +1,12 @@
-// The CPU kernels' worker pool: threads()-1 persistent workers woken per call through a
-// generation counter; the calling thread takes the first range and waits for the rest.
+// The CPU backend's thread count and worker pool: cpu_threads()-1 persistent workers woken per
+// call through a generation counter; the calling thread takes the first range and waits for the
+// rest.
 #include "backend/cpu/parallel.hpp"
 
-#include "backend/registry.hpp"
+#include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -18,6 +20,14 @@ namespace {
 // Set on pool workers (and on a caller while it runs its own range): a kernel called from inside
 // a parallel region runs serially instead of waiting for the busy pool.
 thread_local bool t_in_region = false;
+
+int all_cores() {
+  const int hw = static_cast<int>(std::thread::hardware_concurrency());
+  return hw > 0 ? hw : 1;
+}
+
+// 0 until set_cpu_threads: all cores (read when the pool is first used).
+std::atomic<int> g_threads{0};
 
 class Pool {
  public:
@@ -97,7 +107,7 @@ class Pool {
 };
 
 Pool& pool() {
-  static Pool p(fsh::threads());
+  static Pool p(cpu_threads());
   return p;
 }
 
@@ -105,6 +115,17 @@ Pool& pool() {
 
 void parallel_ranges(int n, void (*body)(void*, int, int), void* ctx) { pool().run(n, body, ctx); }
 
-void set_pool_threads(int n) { pool().resize(std::max(1, n)); }
+int cpu_threads() {
+  const int n = g_threads.load();
+  return n > 0 ? n : all_cores();
+}
+
+void set_cpu_threads(int n) {
+  g_threads.store(std::max(0, n));
+  // OpenBLAS stays single-threaded whatever n is: its own threading changes which kernel path
+  // computes an element, hence the bits; fsh shares work out among its pool instead.
+  openblas_set_num_threads(1);
+  pool().resize(cpu_threads());
+}
 
 }  // namespace fsh::detail

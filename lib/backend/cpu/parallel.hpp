@@ -1,7 +1,8 @@
-// A small persistent worker pool for the CPU kernels' own loops (internal). parallel_for
-// splits [0, n) into at most threads() contiguous ranges, one per thread (the caller runs the
-// first). Kernels split only over independent items (channels), never inside a reduction, so
-// results do not depend on the thread count. Steady-state calls do not allocate.
+// The CPU backend's threads (internal): its thread count, and a small persistent worker pool
+// for the kernels' own loops. parallel_for splits [0, n) into at most cpu_threads() contiguous
+// ranges, one per thread (the caller runs the first). Kernels split only over independent items
+// (channels), never inside a reduction, so results do not depend on the thread count.
+// Steady-state calls do not allocate.
 #pragma once
 #include <type_traits>
 
@@ -9,8 +10,11 @@ namespace fsh::detail {
 
 // Runs body(ctx, begin, end) over the ranges of [0, n); returns when all are done.
 void parallel_ranges(int n, void (*body)(void*, int, int), void* ctx);
-// Number of threads parallel_ranges uses (>= 1); set by fsh::set_threads.
-void set_pool_threads(int n);
+// The CPU backend's thread count (>= 1): the pool's size and OpenBLAS's thread count outside
+// the regions where a kernel holds OpenBLAS serial. All cores until set_cpu_threads is called.
+int cpu_threads();
+// Sets it; n = 0: all cores (n >= 0: the backend object validates).
+void set_cpu_threads(int n);
 
 template <class F>
 void parallel_for(int n, F&& f) {
