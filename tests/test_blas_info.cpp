@@ -29,7 +29,7 @@ const CpuFeatures intel_avx512 = cpu(false, true, true, true);  // e.g. a Xeon G
 const CpuFeatures amd_avx512 = cpu(true, true, true, true);     // e.g. EPYC Genoa
 const CpuFeatures intel_avx2 = cpu(false, true, true, false);
 const CpuFeatures amd_avx2 = cpu(true, true, true, false);
-const CpuFeatures intel_avx = cpu(false, true, false, false);   // Sandy Bridge
+const CpuFeatures intel_avx = cpu(false, true, false, false);  // Sandy Bridge
 const CpuFeatures sse_only = cpu(false, false, false, false);
 const std::optional<std::string> unset;
 

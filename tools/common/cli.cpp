@@ -82,8 +82,8 @@ void restart(char** argv) {
 }  // namespace
 
 // FSH_BLAS_CHOSEN carries the restart's state to the new process: "<core>" = fsh asked for
-// these kernels; "!<core>: <why>" = they failed the check, back to OpenBLAS's choice. Every
-// path restarts at most once more and never when OPENBLAS_CORETYPE was set by the user.
+// these kernels; "!<core> failed fsh's check (<why>)" = they did, back to OpenBLAS's choice.
+// Every path restarts at most once more, and none when OPENBLAS_CORETYPE was set by the user.
 void check_blas(const std::string& tool, int verbosity, char** argv) {
   static bool checked = false;
   if (checked) return;
@@ -98,37 +98,36 @@ void check_blas(const std::string& tool, int verbosity, char** argv) {
   const auto chosen = env_value("FSH_BLAS_CHOSEN");
   auto warn = [&](const std::string& m) { message(tool, verbosity, 1, "warning: " + m); };
 
-  if (mode && chosen) {  // the restarted process
-    if ((*chosen)[0] == '!') {
-      warn("FSH_BLAS_CORETYPE=auto: the BLAS kernels " + chosen->substr(1) +
-           "; running OpenBLAS's own choice, " + rt.corename + ", instead");
-      return;
-    }
-    if (!coretype || !same_core(*coretype, *chosen)) {
-      // OPENBLAS_CORETYPE changed between the two runs: not ours to judge any more.
-    } else if (!same_core(rt.corename, *chosen)) {
-      warn("FSH_BLAS_CORETYPE=auto: asked OpenBLAS for its " + *chosen + " kernels but it runs " +
-           rt.corename + " (this OpenBLAS may not have them); continuing with " + rt.corename);
-      return;
-    } else {
-      const std::string failure = blas_self_test_isolated();
-      if (failure.empty()) {
+  // The restarted process (unless OPENBLAS_CORETYPE changed since: then it is the user's).
+  if (mode && chosen && (*chosen)[0] == '!') {
+    warn("FSH_BLAS_CORETYPE=auto: the BLAS kernels " + chosen->substr(1) +
+         "; running OpenBLAS's own choice, " + rt.corename + ", instead");
+    return;
+  }
+  if (mode && chosen && coretype && same_core(*coretype, *chosen)) {
+    // Whatever runs now (OpenBLAS may substitute kernels it lacks) runs because fsh asked:
+    // check it before any result depends on it.
+    const std::string failure = blas_self_test_isolated();
+    if (failure.empty()) {
+      if (same_core(rt.corename, *chosen))
         message(tool, verbosity, 2,
                 "BLAS kernels " + rt.corename +
                     " chosen by FSH_BLAS_CORETYPE=auto; sgemm and dgemm checked against a "
                     "reference sum");
-        return;
-      }
-      // Wrong results: these kernels must not run. Back to OpenBLAS's own choice.
-      setenv("FSH_BLAS_CHOSEN", ("!" + *chosen + " failed fsh's check (" + failure + ")").c_str(),
-             1);
-      unsetenv("OPENBLAS_CORETYPE");
-      restart(argv);
-      throw std::runtime_error("FSH_BLAS_CORETYPE=auto: the BLAS kernels " + *chosen +
-                               " compute wrongly (" + failure +
-                               ") and fsh could not restart without them: " +
-                               std::strerror(errno));
+      else
+        warn("FSH_BLAS_CORETYPE=auto: asked OpenBLAS for its " + *chosen +
+             " kernels but it runs " + rt.corename + " (this OpenBLAS may not have them)");
+      return;
     }
+    // Wrong results: these kernels must not run. Back to OpenBLAS's own choice.
+    setenv("FSH_BLAS_CHOSEN",
+           ("!" + rt.corename + " failed fsh's check (" + failure + ")").c_str(), 1);
+    unsetenv("OPENBLAS_CORETYPE");
+    restart(argv);
+    throw std::runtime_error("FSH_BLAS_CORETYPE=auto: the BLAS kernels " + rt.corename +
+                             " compute wrongly (" + failure +
+                             ") and fsh could not restart without them: " +
+                             std::strerror(errno));
   }
 
   const BlasAdvice advice = blas_advice(rt.corename, rt.dynamic_arch, cpu, coretype);

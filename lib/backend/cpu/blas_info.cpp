@@ -10,15 +10,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdint>
 #include <limits>
-#include <type_traits>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 namespace fsh {
@@ -54,10 +54,10 @@ CpuFeatures cpu_features() {
 
 BlasTier blas_core_tier(const std::string& corename) {
   // OpenBLAS's x86-64 cores (driver/others/dynamic.c), by the instructions their kernels use.
-  static const char* const sse[] = {"katmai",  "coppermine", "northwood", "prescott",
-                                    "banias",  "atom",       "core2",     "penryn",
-                                    "dunnington", "nehalem", "athlon",    "opteron",
-                                    "opteron_sse3", "barcelona", "nano",  "bobcat"};
+  static const char* const sse[] = {"katmai",       "coppermine", "northwood", "prescott",
+                                    "banias",       "atom",       "core2",     "penryn",
+                                    "dunnington",   "nehalem",    "athlon",    "opteron",
+                                    "opteron_sse3", "barcelona",  "nano",      "bobcat"};
   static const char* const avx[] = {"sandybridge", "bulldozer", "piledriver", "steamroller",
                                     "excavator"};
   static const char* const avx2[] = {"haswell", "zen"};
@@ -83,20 +83,29 @@ BlasTier cpu_blas_tier(const CpuFeatures& cpu) {
 
 const char* blas_tier_isa(BlasTier t) {
   switch (t) {
-    case BlasTier::sse: return "SSE";
-    case BlasTier::avx: return "AVX";
-    case BlasTier::avx2: return "AVX2";
-    case BlasTier::avx512: return "AVX-512";
-    default: return "unknown instructions";
+    case BlasTier::sse:
+      return "SSE";
+    case BlasTier::avx:
+      return "AVX";
+    case BlasTier::avx2:
+      return "AVX2";
+    case BlasTier::avx512:
+      return "AVX-512";
+    default:
+      return "unknown instructions";
   }
 }
 
 std::string blas_core_for(const CpuFeatures& cpu) {
   switch (cpu_blas_tier(cpu)) {
-    case BlasTier::avx512: return "SkylakeX";
-    case BlasTier::avx2: return cpu.amd ? "Zen" : "Haswell";
-    case BlasTier::avx: return "Sandybridge";
-    default: return "";
+    case BlasTier::avx512:
+      return "SkylakeX";
+    case BlasTier::avx2:
+      return cpu.amd ? "Zen" : "Haswell";
+    case BlasTier::avx:
+      return "Sandybridge";
+    default:
+      return "";
   }
 }
 
@@ -115,8 +124,7 @@ BlasAdvice blas_advice(const std::string& corename, bool dynamic_arch, const Cpu
       << " instructions, which this processor lacks: expect a crash (illegal instruction)";
     if (coretype_env)
       s << "; they were chosen by OPENBLAS_CORETYPE=" << *coretype_env << ": "
-        << (best.empty() ? std::string("unset it")
-                         : "set it to " + best + " or unset it");
+        << (best.empty() ? std::string("unset it") : "set it to " + best + " or unset it");
     else
       s << "; use an OpenBLAS built for this processor or with DYNAMIC_ARCH";
     a.text = s.str();
@@ -126,8 +134,8 @@ BlasAdvice blas_advice(const std::string& corename, bool dynamic_arch, const Cpu
   if (coretype_env) {
     a.level = BlasAdvice::note;
     s << "BLAS kernels " << corename << " (" << blas_tier_isa(have)
-      << "), chosen by OPENBLAS_CORETYPE=" << *coretype_env << "; this processor could run "
-      << best << " (" << blas_tier_isa(can) << ")";
+      << "), chosen by OPENBLAS_CORETYPE=" << *coretype_env << "; this processor could run " << best
+      << " (" << blas_tier_isa(can) << ")";
     a.text = s.str();
     return a;
   }
@@ -227,8 +235,7 @@ bool gemm_case(bool ta, bool tb, int M, int N, int K, T alpha, T beta, std::ostr
       }
       const R cij = c0[std::size_t(i) * N + j];
       const R ref = R(alpha) * sum + R(beta) * cij;
-      const double bound =
-          tol_factor * double(std::abs(R(alpha)) * mag + std::abs(R(beta) * cij));
+      const double bound = tol_factor * double(std::abs(R(alpha)) * mag + std::abs(R(beta) * cij));
       const double err = std::abs(double(c[std::size_t(i) * N + j]) - double(ref));
       if (!(err <= bound)) {  // also catches NaN
         why << (std::is_same_v<T, float> ? "sgemm" : "dgemm") << " " << (ta ? "T" : "N")
@@ -250,7 +257,7 @@ std::string blas_self_test() {
   // Tiny, odd (every edge path of the micro-kernels), conv-like (K = 9 and 576), and large
   // enough for OpenBLAS's K blocking and its threads.
   // (The last three are above OpenBLAS's threading threshold, M·N·K > 65536.)
-  const Shape shapes[] = {{1, 1, 1},      {3, 5, 7},       {17, 33, 9},  {31, 19, 65},
+  const Shape shapes[] = {{1, 1, 1},      {3, 5, 7},      {17, 33, 9},  {31, 19, 65},
                           {64, 100, 576}, {129, 67, 300}, {64, 3920, 9}};
   std::ostringstream why;
   for (const Shape& s : shapes)
@@ -302,8 +309,7 @@ std::string blas_self_test_isolated() {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFSIGNALED(status))
-    return std::string("the check crashed: ") + strsignal(WTERMSIG(status));
+  if (WIFSIGNALED(status)) return std::string("the check crashed: ") + strsignal(WTERMSIG(status));
   if (!WIFEXITED(status)) return "the check ended abnormally";
   if (WEXITSTATUS(status) != 0 && out.empty()) return "the check failed";
   return out;

@@ -32,24 +32,24 @@ CpuFeatures cpu_features();
 // this table does not know (other architectures, future cores): no advice is given for them.
 enum class BlasTier { unknown = 0, sse = 1, avx = 2, avx2 = 3, avx512 = 4 };
 BlasTier blas_core_tier(const std::string& corename);  // case-insensitive, e.g. "Prescott"
-BlasTier cpu_blas_tier(const CpuFeatures& cpu);         // the best family the CPU can run
-const char* blas_tier_isa(BlasTier t);                  // "SSE3", "AVX", "AVX2", "AVX-512"
+BlasTier cpu_blas_tier(const CpuFeatures& cpu);        // the best family the CPU can run
+const char* blas_tier_isa(BlasTier t);                 // "SSE", "AVX", "AVX2", "AVX-512"
 // The OPENBLAS_CORETYPE value for the best family the CPU can run: SkylakeX, Haswell (Zen on
 // AMD), Sandybridge; "" when that is the SSE family (nothing better to ask for).
 std::string blas_core_for(const CpuFeatures& cpu);
 
 // The BLAS library of this process, as it reports itself.
 struct BlasRuntime {
-  std::string corename;  // openblas_get_corename(), e.g. "Haswell"
-  std::string config;    // openblas_get_config(), e.g. "OpenBLAS 0.3.21 ... DYNAMIC_ARCH ..."
+  std::string corename;       // openblas_get_corename(), e.g. "Haswell"
+  std::string config;         // openblas_get_config(), e.g. "OpenBLAS 0.3.21 ... DYNAMIC_ARCH ..."
   bool dynamic_arch = false;  // the kernels are chosen at load time (OPENBLAS_CORETYPE works)
 };
 BlasRuntime blas_runtime();
 
 struct BlasAdvice {
   enum Level { none, note, warning };
-  Level level = none;  // note: for --verbose only; warning: always (unless --quiet)
-  std::string text;    // one line, no tool prefix, no newline
+  Level level = none;       // note: for --verbose only; warning: always (unless --quiet)
+  std::string text;         // one line, no tool prefix, no newline
   std::string better_core;  // the kernel to ask for, "" when there is none
 };
 
