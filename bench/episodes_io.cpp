@@ -11,11 +11,13 @@
 #include <filesystem>
 #include <functional>
 
+#include "backend/cpu/blas_info.hpp"
 #include "common/cli.hpp"
 #include "data/episodes.hpp"
 #include "data/fingerprint.hpp"
 #include "io/dataset_io.hpp"
 #include "util/rng.hpp"
+#include "util/version.hpp"
 
 namespace {
 
@@ -46,6 +48,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--dir", folder, "where to write the files")->capture_default_str();
     fsh::cli::parse(app, ac, av);
+    // No BLAS work here, but every benchmark names the machine setup with its figures.
+    std::printf("BLAS: %s\nbuild: %s\n", fsh::blas_summary().c_str(),
+                fsh::build_target().c_str());
 
     fsh::Dataset d;
     d.height = d.width = 28;

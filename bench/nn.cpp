@@ -9,7 +9,9 @@
 // input images) is not computed, so it counts once. Batch norm, ReLU, pooling, im2col and the
 // transposes are not counted (they are memory-bound and small).
 //
-// Usage: bench-nn [--threads N] [--repeats R]
+// Usage: bench-nn [--threads N] [--repeats R] [-q|-v]
+// The output names the BLAS kernels and the build target; the usual BLAS kernel warning
+// (tools/common/cli.hpp, check_blas) goes to stderr.
 #include <cblas.h>
 #include <algorithm>
 #include <atomic>
@@ -19,9 +21,11 @@
 #include <new>
 #include <vector>
 
+#include "backend/cpu/blas_info.hpp"
 #include "backend/registry.hpp"
 #include "common/cli.hpp"
 #include "nn/conv4.hpp"
+#include "util/version.hpp"
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -137,13 +141,18 @@ int main(int argc, char** argv) {
     common.threads = 1;
     int repeats = 20;
     fsh::cli::add_threads(app, common);
+    fsh::cli::add_verbosity(app, common);
     app.add_option("--repeats", repeats, "timed repeats for the 200-image batch (x20 for 5)")
         ->check(CLI::Range(1, 100000));
     fsh::cli::parse(app, argc, argv);
+    fsh::cli::check_blas("bench-nn", common.verbosity, argv);
     fsh::set_threads(common.threads);
 
     std::printf("bench-nn: backend %s, %d thread(s), medians over repeats\n",
                 fsh::default_backend().name(), fsh::threads());
+    // The figures depend on both: name them with the results.
+    std::printf("BLAS: %s\nbuild: %s\n", fsh::blas_summary().c_str(),
+                fsh::build_target().c_str());
     std::printf("FLOPs counted: conv forward 2*B*Cout*Hout*Wout*Cin*k*k; backward 2x that "
                 "(data + weight grads), first conv 1x (no input grad)\n");
     Sgemm square(1024, 1024, 1024), shaped(64, 200 * 196, 576);

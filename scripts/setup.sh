@@ -24,5 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# Portable binaries (any x86-64) unless the extra arguments say -DFSH_NATIVE=ON; explicit
+# because a build folder configured before that default changed keeps ON in its cache.
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DFSH_NATIVE=OFF "$@" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"

@@ -1,6 +1,6 @@
 // Tests of lib/methods: ProtoNet's adapted head is exactly the distance form, the adapted
 // (folded) classifier reproduces the training-time scores, ProtoNet's gradient agrees with
-// finite differences, and fsh-adapted files round-trip bit for bit.
+// finite differences (taken in double), and fsh-adapted files round-trip bit for bit.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -8,6 +8,9 @@
 #include "methods/adapted.hpp"
 #include "methods/checkpoint.hpp"
 #include "methods/protonet.hpp"
+#include "nn/conv4.hpp"
+#include "test_nn_gradcheck.hpp"
+#include "test_nn_protonet.hpp"
 #include "test_support.hpp"
 
 using namespace fsh;
@@ -128,34 +131,95 @@ TEST_CASE("transductive adaptation folds the statistics of support and queries t
     }
 }
 
+// Finite differences run in double only. In float, the loss carries rounding noise of order
+// u·|L|·(BN conditioning), u = 2^-24, which (L(θ+εd) − L(θ−εd))/2ε multiplies by 1/ε and which
+// depends on the BLAS kernels' summation order: the float central difference once gave
+// -0.0158548 against the gradient's -0.0173696 under OpenBLAS's Prescott kernels. So:
+//  1. the reference is the same loss composed in double, test-locally, from Conv4<double> and
+//     the double kernels (test_nn_protonet.hpp), as ProtoNet::loss_and_grad computes it: support
+//     rows first, batch norm with the support set's statistics, prototypes = support means,
+//     logits = −squared distances, mean cross-entropy over the queries;
+//  2. its gradient is checked against central differences in double (test_nn_gradcheck.hpp:
+//     h = 1e-6, relative tolerance 1e-6), per coordinate and along random directions;
+//  3. ProtoNet's float loss and gradient are compared with the double ones, with tolerances
+//     from float arithmetic (below), never by differencing float losses.
+// Float vs double, the error model: each stage rounds in float (u = 6e-8) with sums of up to
+// n = B·H·W = 10·784 = 7840 terms (batch-norm statistics, the weight and γ/β gradients), whose
+// rounding error grows like √n·u = 5e-6 relative to the sum of magnitudes (the probabilistic
+// bound, Higham §2.8, for any summation order, i.e. any BLAS kernel or thread count). Four blocks
+// forward and backward are 8 such stages (4e-5); the batch-norm backward subtracts the
+// projections of dy on 1 and x̂ over only 6 support rows, which cancels up to ~10× of the
+// magnitude. Hence |L_f − L_d| ≤ 4e-4·|L_d| and ‖g_f − g_d‖₂ ≤ 4e-4·‖g_d‖₂, used with a
+// factor 2.5 of headroom: 1e-3. (A wrong gradient misses by O(1) of ‖g‖.) A directional
+// derivative g·d of a random unit d is only ~‖g‖/√P, so its float error is bounded through
+// |(g_f − g_d)·d| ≤ ‖g_f − g_d‖₂ (Cauchy–Schwarz), not relative to g·d itself.
 TEST_CASE("ProtoNet loss gradient agrees with a finite-difference directional derivative") {
   ProtoNet net(small_model());
   Rng rng(7);
   net.init(rng);
   const EpisodeTensors ep = random_episode(3, 2, 2, 41);
   const std::size_t P = net.params().size();
-  net.loss_and_grad(ep);
-  std::vector<float> g(net.params().grads(), net.params().grads() + P);
-  std::vector<float> theta(net.params().values(), net.params().values() + P);
-  // Several random unit directions; loss evaluated in float, so a loose
-  // tolerance (2% of the larger value plus 1e-3 absolute).
+  const double loss_f = net.loss_and_grad(ep).loss;
+  const std::vector<double> g_f(net.params().grads(), net.params().grads() + P);
+
+  // 1. The double reference.
+  Conv4<double> backbone(net.config().backbone);
+  REQUIRE(backbone.layout().size() == P);
+  const int N = ep.n_way, S = ep.support_rows(), B = S + ep.query_rows();
+  const int F = backbone.feature_dim();
+  std::vector<double> x(ep.support.begin(), ep.support.end());
+  x.insert(x.end(), ep.query.begin(), ep.query.end());
+  std::vector<double> theta(net.params().values(), net.params().values() + P);
+  auto loss_d = [&](std::vector<double>* grad) {
+    const double* f = backbone.forward(theta.data(), x.data(), B, BnMode::support, S);
+    std::vector<double> dfeat(grad ? std::size_t(B) * F : 0);
+    const double l = fsh::test::protonet_loss<double>(N, F, ep.support_labels, ep.query_labels,
+                                                      f, grad ? dfeat.data() : nullptr);
+    if (grad) backbone.backward(theta.data(), dfeat.data(), grad->data());
+    return l;
+  };
+  std::vector<double> g_d(P);
+  const double L_d = loss_d(&g_d);
+
+  // 2. Its gradient against central differences in double.
+  fsh::test::check_gradient("ProtoNet loss (double) parameters", theta,
+                            [&] { return loss_d(nullptr); }, g_d, 400);
+  double norm_d = 0;
+  for (double v : g_d) norm_d += v * v;
+  norm_d = std::sqrt(norm_d);
+  REQUIRE(norm_d > 0);
+
+  // 3. ProtoNet in float against the double reference.
+  const double tol = 1e-3;  // derived above
+  double diff = 0;
+  for (std::size_t i = 0; i < P; ++i) diff += (g_f[i] - g_d[i]) * (g_f[i] - g_d[i]);
+  diff = std::sqrt(diff);
+  INFO("float vs double: |dL| / |L| = " << std::abs(loss_f - L_d) / std::abs(L_d)
+                                        << ", |dg| / |g| = " << diff / norm_d);
+  CHECK(std::abs(loss_f - L_d) <= tol * std::abs(L_d));
+  CHECK(diff <= tol * norm_d);
+  const std::vector<double> theta0 = theta;
   for (int trial = 0; trial < 3; ++trial) {
     std::vector<double> d(P);
     double nd = 0;
     for (auto& v : d) v = rng.normal(), nd += v * v;
     nd = std::sqrt(nd);
-    double gd = 0;
-    for (std::size_t i = 0; i < P; ++i) d[i] /= nd, gd += g[i] * d[i];
-    // Batch norm over a 6-image support set curves the loss sharply: steps of 1e-2 are off by
-    // up to 5x; 1e-3 converges (seen: 1.29473 vs 1.29581, -0.01812 vs -0.01737).
-    const double eps = 1e-3;
-    auto loss_at = [&](double s) {
-      for (std::size_t i = 0; i < P; ++i)
-        net.params().values()[i] = static_cast<float>(theta[i] + s * d[i]);
-      return net.loss_and_grad(ep).loss;
+    double gd_f = 0, gd_d = 0;
+    for (std::size_t i = 0; i < P; ++i) d[i] /= nd, gd_f += g_f[i] * d[i], gd_d += g_d[i] * d[i];
+    // Central difference of the double loss along d: truncation (h²/6 times the third
+    // derivative) and rounding (1e-16·|L|/h) both far below 1e-6 of the slope, as in
+    // test_nn_gradcheck.hpp.
+    const double h = 1e-6;
+    auto at = [&](double s) {
+      for (std::size_t i = 0; i < P; ++i) theta[i] = theta0[i] + s * d[i];
+      return loss_d(nullptr);
     };
-    const double fd = (loss_at(eps) - loss_at(-eps)) / (2 * eps);
-    CHECK(fd == doctest::Approx(gd).epsilon(0.02).scale(0.05));
+    const double fd = (at(h) - at(-h)) / (2 * h);
+    theta = theta0;
+    CAPTURE(trial);
+    CAPTURE(fd);
+    CHECK(std::abs(gd_d - fd) <= 1e-6 * (std::abs(fd) + norm_d));
+    CHECK(std::abs(gd_f - fd) <= tol * norm_d + 1e-6 * (std::abs(fd) + norm_d));
   }
 }
 

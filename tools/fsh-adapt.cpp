@@ -31,6 +31,7 @@ int run(int argc, char** argv) {
   cli::add_verbosity(app, common);
   cli::add_provenance(app, common);
   cli::parse(app, argc, argv);
+  cli::check_blas("fsh-adapt", common.verbosity, argv);
   set_threads(common.threads);
 
   Checkpoint ck = read_checkpoint(model);

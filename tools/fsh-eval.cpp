@@ -55,6 +55,7 @@ int run(int argc, char** argv) {
   cli::add_threads(app, common);
   cli::add_verbosity(app, common);
   cli::parse(app, argc, argv);
+  cli::check_blas("fsh-eval", common.verbosity, argv);
   set_threads(common.threads);
   if (adapted.empty() == model.empty()) throw usage_error("give exactly one of --adapted or --model");
   if (!bn.empty() && model.empty()) throw usage_error("--bn needs --model (an adapted file's "

@@ -124,6 +124,7 @@ int run(int argc, char** argv) {
   cli::add_provenance(app, common);
   cli::parse(app, argc, argv);
 
+  cli::check_blas(tool, common.verbosity, argv);
   set_threads(common.threads);
   auto say = [&](const std::string& s) { cli::message(tool, common.verbosity, 1, s); };
   r.message = say;

@@ -24,8 +24,19 @@ void add_seed(CLI::App& app, CommonOptions& o, const std::string& help = "random
 void add_verbosity(CLI::App& app, CommonOptions& o);
 void add_provenance(CLI::App& app, CommonOptions& o);
 
-// The text --version prints: fsh and every dependency's version.
+// The text --version prints: fsh and every dependency's version, what the build targets, and
+// the BLAS kernels running (and who chose them).
 std::string version_text(const std::string& tool);
+
+// For the compute tools (fsh-train, fsh-adapt, fsh-eval, benchmarks), after parsing and before
+// any BLAS work. Once per process: when OpenBLAS runs older kernels than the processor
+// supports, says so on stderr with the remedy (a warning; only a --verbose note when
+// OPENBLAS_CORETYPE was set explicitly; nothing with --quiet). With FSH_BLAS_CORETYPE=auto in
+// the environment (and OPENBLAS_CORETYPE unset) it instead restarts the program (same argv)
+// with OPENBLAS_CORETYPE set to the best kernels for the processor, checks them
+// (blas_self_test) and goes back to OpenBLAS's own choice if they fail. See README, "BLAS
+// kernels". Throws usage_error for a FSH_BLAS_CORETYPE other than "auto".
+void check_blas(const std::string& tool, int verbosity, char** argv);
 
 // The full command line as one string (for provenance records).
 std::string command_line(int argc, char** argv);
