@@ -160,7 +160,7 @@ void HypernetCore<T>::generate(const T* theta, const HypernetEpisode<T>& ep,
     for (T& v : t_) v /= T(N_);
   };
 
-  // Pass 1 and FiLM: θ' = θ_b with γ' = s·γ, β' = s·β + h.
+  // Pass 1 and FiLM: θ' = θ_b with γ' = s·γ, β' = s·β + o.
   if (spec_.film) {
     B1_ = transductive ? S_ + Qn_ : S_;
     stack(ep, transductive, image, x1_);
@@ -338,7 +338,7 @@ void HypernetCore<T>::head_backward(const T* theta, T* grad) {
 }
 
 // g2 = d loss / dθ' -> grad's Conv-4 part (conv weights as they are; γ = s·dγ', β = s·dβ'),
-// and through s = 1 + Δs, h = Δh (ds = dγ'·γ + dβ'·β, dh = dβ') into the FiLM layer and dt_.
+// and through s = 1 + Δs, o = Δo (ds = dγ'·γ + dβ'·β, do = dβ') into the FiLM layer and dt_.
 template <class T>
 void HypernetCore<T>::film_backward(const T* theta, const T* g2, T* grad) {
   std::copy(g2, g2 + P4_, grad);

@@ -5,9 +5,9 @@
 //   pass 1   support images -> backbone θ_b (batch norm as the policy says) -> features f¹;
 //            t = mean over classes c of relu(W_e·ū_c + b_e), ū_c the spatially pooled mean
 //            support feature of class c (a DeepSets encoder of the class prototypes).
-//   FiLM     z = W_f·t + b_f = (Δs, Δh), per block i and channel k; after batch norm, before
-//            the ReLU: relu(s·(γ·x̂ + β) + h) = relu(γ'·x̂ + β') with s = 1 + Δs, h = Δh,
-//            γ' = s·γ, β' = s·β + h. The FiLM'd backbone is therefore Conv-4 with the episode's
+//   FiLM     z = W_f·t + b_f = (Δs, Δo), per block i and channel k; after batch norm, before
+//            the ReLU: relu(s·(γ·x̂ + β) + o) = relu(γ'·x̂ + β') with s = 1 + Δs, o = Δo,
+//            γ' = s·γ, β' = s·β + o. The FiLM'd backbone is therefore Conv-4 with the episode's
 //            own parameter buffer θ' (θ_b with γ', β'), and it folds like any Conv-4.
 //   pass 2   support (+ query) images -> θ' -> features f²; prototypes p_c.
 //   head     per class h_c = relu(U·[p_c; t] + u); (ΔW_c, Δb_c) = V·h_c; a task metric
@@ -101,7 +101,7 @@ class HypernetCore {
   // The adapted network of ep (its queries are looked at only with the transductive policy).
   void adapt(const T* theta, const HypernetEpisode<T>& ep, GeneratedNet<T>& out);
 
-  // The FiLM scale s and shift h (depth·K each) of the last generation (diagnostics, tests).
+  // The FiLM scale s and offset o (depth·K each) of the last generation (diagnostics, tests).
   const std::vector<T>& film_scale() const { return s_; }
   const std::vector<T>& film_shift() const { return sh_; }
 
