@@ -219,7 +219,8 @@ void gradient_check(BnPolicy bn, bool film, bool refine) {
     for (const char* what : {".gamma", ".beta"}) {
       const ParamView& v = core.layout().at("bn" + std::to_string(i) + what);
       for (std::size_t j = 0; j < v.size; ++j)
-        theta[v.offset + j] = what[1] == 'g' ? 0.7 + 0.6 * rng.uniform() : 0.2 * (rng.uniform() - 0.5);
+        theta[v.offset + j] =
+            what[1] == 'g' ? 0.7 + 0.6 * rng.uniform() : 0.2 * (rng.uniform() - 0.5);
     }
   const EpisodeTensors f = random_episode(3, 2, 2, 16, film ? 31 : 32);
   const std::vector<double> support(f.support.begin(), f.support.end()),
@@ -334,7 +335,8 @@ TEST_CASE("refinement: lowers the support loss; with rate 0 it changes nothing")
   base->init(rng);
   randomise_generator(*base, rng);
   auto with = [&](int64_t steps, double lr) {
-    auto m = make_method(hyper_model(BnPolicy::support, {{"refine_steps", steps}, {"refine_lr", lr}}));
+    auto m =
+        make_method(hyper_model(BnPolicy::support, {{"refine_steps", steps}, {"refine_lr", lr}}));
     std::copy(base->params().values(), base->params().values() + base->params().size(),
               m->params().values());
     return m;
@@ -427,7 +429,8 @@ TEST_CASE("--init-from: the backbone of a ProtoNet model, the generator fresh") 
   // Untrained generator on a trained backbone: ProtoNet's loss on any episode.
   auto h = load_method(ck, "hyper");
   const EpisodeTensors ep = random_episode(3, 1, 4, 28, 3);
-  CHECK(h->loss_and_grad(ep).loss == doctest::Approx(pmethod->loss_and_grad(ep).loss).epsilon(1e-6));
+  CHECK(h->loss_and_grad(ep).loss ==
+        doctest::Approx(pmethod->loss_and_grad(ep).loss).epsilon(1e-6));
   // Refused: another backbone width; naming the file.
   try {
     start_run(hyper_model(BnPolicy::support, {}, 16), t, "synth", data, path);
@@ -441,16 +444,17 @@ TEST_CASE("fsh-train --method hypernet: flags, --init-from, adapt and eval") {
   fsh::test::TempDir dir;
   const std::string d = dir.file("d.h5"), s = dir.file("s.h5"), e = dir.file("e.h5");
   REQUIRE(sh(tool("fsh-episodes") + " synth --classes 20 --instances 6 --seed 3 -q -o " + d) == 0);
-  REQUIRE(sh(tool("fsh-episodes") + " split " + d + " --by class --fraction 0.7,0,0.3 --seed 1 -q -o " + s) ==
-          0);
+  REQUIRE(sh(tool("fsh-episodes") + " split " + d +
+             " --by class --fraction 0.7,0,0.3 --seed 1 -q -o " + s) == 0);
   REQUIRE(sh(tool("fsh-episodes") + " sample " + s +
              " --part test -N 3 -K 1 -Q 2 --count 3 --seed 5 -q -o " + e) == 0);
   const std::string common = " --data " + s + " -N 3 -K 1 -Q 2 --hidden 8 --val-part none -q";
   REQUIRE(sh(tool("fsh-train") + " --method protonet -n 4" + common + " -o " + dir.file("p.h5")) ==
           0);
-  REQUIRE(sh(tool("fsh-train") + " --method hypernet -n 4 --no-head --refine-steps 1 "
-             "--refine-lr 0.02 --generator-width 5 --init-from " + dir.file("p.h5") + common +
-             " -o " + dir.file("h.h5")) == 0);
+  REQUIRE(sh(tool("fsh-train") +
+             " --method hypernet -n 4 --no-head --refine-steps 1 "
+             "--refine-lr 0.02 --generator-width 5 --init-from " +
+             dir.file("p.h5") + common + " -o " + dir.file("h.h5")) == 0);
   const Checkpoint h = read_checkpoint(dir.file("h.h5"));
   CHECK(h.model.method == "hypernet");
   CHECK(std::get<bool>(h.model.settings.at("no_head")));

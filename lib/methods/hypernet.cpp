@@ -215,8 +215,7 @@ void HypernetCore<T>::head_forward(const T* theta) {
   }
   hpre_.resize(std::size_t(N_) * E_);
   h_.resize(hpre_.size());
-  k_->linear_forward(N_, In, E_, hin_.data(), theta + off_.hid_w, theta + off_.hid_b,
-                     hpre_.data());
+  k_->linear_forward(N_, In, E_, hin_.data(), theta + off_.hid_w, theta + off_.hid_b, hpre_.data());
   k_->relu_forward(h_.size(), hpre_.data(), h_.data());
   out_.resize(std::size_t(N_) * (F_ + 1));
   k_->linear_forward(N_, E_, F_ + 1, h_.data(), theta + off_.delta_w, nullptr, out_.data());
@@ -250,8 +249,8 @@ void HypernetCore<T>::generated_head(std::vector<T>& w, std::vector<T>& b) const
 // SGD on the support loss (linear head, the support set's own batch statistics) over every
 // weight of the generated network.
 template <class T>
-void HypernetCore<T>::refine(const HypernetEpisode<T>& ep, std::vector<T>& conv4,
-                             std::vector<T>& w, std::vector<T>& b) {
+void HypernetCore<T>::refine(const HypernetEpisode<T>& ep, std::vector<T>& conv4, std::vector<T>& w,
+                             std::vector<T>& b) {
   const T lr = T(spec_.refine_lr);
   rlogits_.resize(std::size_t(S_) * N_);
   rprobs_.resize(rlogits_.size());
@@ -389,9 +388,11 @@ PrototypeResult HypernetCore<T>::loss(const T* theta, const HypernetEpisode<T>& 
       qa_.resize(std::size_t(Qn) * F);
       pb_.resize(protos_.size());
       for (int q = 0; q < Qn; ++q)
-        for (int f = 0; f < F; ++f) qa_[std::size_t(q) * F + f] = omega_[f] * fq[std::size_t(q) * F + f];
+        for (int f = 0; f < F; ++f)
+          qa_[std::size_t(q) * F + f] = omega_[f] * fq[std::size_t(q) * F + f];
       for (int c = 0; c < N; ++c)
-        for (int f = 0; f < F; ++f) pb_[std::size_t(c) * F + f] = omega_[f] * protos_[std::size_t(c) * F + f];
+        for (int f = 0; f < F; ++f)
+          pb_[std::size_t(c) * F + f] = omega_[f] * protos_[std::size_t(c) * F + f];
       qa = qa_.data();
       pb = pb_.data();
     }

@@ -126,7 +126,7 @@ class HypernetCore {
   Conv4<T> net_;
   Off off_;
   int K_, F_, E_, D_, HW_;
-  std::size_t P4_;  // Conv-4 parameters
+  std::size_t P4_;                               // Conv-4 parameters
   std::vector<std::size_t> bn_gamma_, bn_beta_;  // per block: offsets of bn<i>.gamma, .beta
 
   // One generation's state (valid until the next generate).
@@ -139,8 +139,8 @@ class HypernetCore {
   std::vector<T> u_, ubar_, epre_, e_, t_, z_, s_, sh_;
   std::vector<T> protos_, hin_, hpre_, h_, out_, omega_, gw_, gb_;
   // Backward scratch.
-  std::vector<T> dt_, dtx_, du_, dubar_, de_, dz_, dp_, dhin_, dh_, dout_, domega_, g2_,
-      dfeat1_, dfeat2_, dfeatf_;
+  std::vector<T> dt_, dtx_, du_, dubar_, de_, dz_, dp_, dhin_, dh_, dout_, domega_, g2_, dfeat1_,
+      dfeat2_, dfeatf_;
   std::vector<T> qa_, pb_, dist_, probs_, dlogits_, da_, dq_, gdw_, gdb_;
   std::vector<int32_t> pred_;
   // Refinement and the refined final pass.
