@@ -37,7 +37,8 @@ int run(int argc, char** argv) {
   TrainConfig t;
   ModelConfig m;
   TrainRun r;
-  std::string data, dataset_for_episodes, resume, part = "train", val_part = "val", bn = "support";
+  std::string data, dataset_for_episodes, resume, init_from;
+  std::string part = "train", val_part = "val", bn = "support";
   std::string best;
   bool no_best = false;
   app.add_option("--method", m.method, "method: " + methods)->capture_default_str();
@@ -109,6 +110,9 @@ int run(int argc, char** argv) {
   app.add_option("--resume", resume,
                  "continue training from this checkpoint (its configuration is used; "
                  "-n may raise the episode total)");
+  app.add_option("--init-from", init_from,
+                 "start from a trained model's parameters where this method has them too "
+                 "(e.g. the backbone of a ProtoNet model)");
   app.add_option("--max-time", r.max_seconds,
                  "stop after this many seconds of training, writing the checkpoint (0 = none)")
       ->capture_default_str()
@@ -155,6 +159,8 @@ int run(int argc, char** argv) {
   }
 
   Checkpoint ck;
+  if (!resume.empty() && !init_from.empty())
+    throw usage_error("--init-from starts a new run; it cannot be combined with --resume");
   if (!resume.empty()) {
     ck = read_checkpoint(resume);
     if (app.count("--num-episodes")) {
@@ -188,10 +194,13 @@ int run(int argc, char** argv) {
   }
 
   const TrainingData training = open_training_data(data, dataset_for_episodes);
-  if (resume.empty())
-    ck = start_run(m, t, data, training);
-  else
+  if (resume.empty()) {
+    std::string note;
+    ck = start_run(m, t, data, training, init_from, &note);
+    if (!note.empty()) say(note);
+  } else {
     check_resume_data(ck, training, resume, data);
+  }
 
   r.provenance = {tool, FSH_VERSION, common.provenance ? cli::command_line(argc, argv) : "",
                   ck.train.seed, {data}};

@@ -29,7 +29,8 @@ TrainingData open_training_data(const std::string& path, const std::string& data
 }
 
 Checkpoint start_run(const ModelConfig& model, TrainConfig t, const std::string& data_path,
-                     const TrainingData& data) {
+                     const TrainingData& data, const std::string& init_from,
+                     std::string* init_note) {
   Checkpoint ck;
   ck.model = model;
   t.data = data_path;
@@ -59,7 +60,55 @@ Checkpoint start_run(const ModelConfig& model, TrainConfig t, const std::string&
   method->init(rng);
   ck.params.assign(method->params().values(),
                    method->params().values() + method->params().size());
+  if (!init_from.empty()) {
+    const std::string note = init_from_model(ck, init_from);
+    if (init_note) *init_note = note;
+  }
   return ck;
+}
+
+std::string init_from_model(Checkpoint& ck, const std::string& model_path) {
+  const Checkpoint src = read_checkpoint(model_path);
+  const Conv4Config &a = src.model.backbone, &b = ck.model.backbone;
+  auto describe = [](const Conv4Config& c) {
+    return std::to_string(c.in_channels) + "x" + std::to_string(c.height) + "x" +
+           std::to_string(c.width) + " images, hidden " + std::to_string(c.hidden) + ", depth " +
+           std::to_string(c.depth) + ", eps " + to_string(SettingValue(c.bn_eps));
+  };
+  if (a.in_channels != b.in_channels || a.height != b.height || a.width != b.width ||
+      a.hidden != b.hidden || a.depth != b.depth || a.bn_eps != b.bn_eps)
+    throw usage_error(model_path + ": --init-from needs the same backbone; the model's is " +
+                      describe(a) + ", this run's " + describe(b));
+  const ParamLayout from = make_method(src.model)->params().layout();
+  const ParamLayout to = make_method(ck.model)->params().layout();
+  if (ck.params.size() != to.size() || src.params.size() != from.size())
+    throw shape_error("init_from_model: parameter buffers do not match their layouts");
+  const ParamLayout backbone = conv4_layout(b);
+  for (const ParamView& v : backbone.views())
+    if (!from.contains(v.name))
+      throw usage_error(model_path + ": --init-from: the model has no Conv-4 parameter " + v.name);
+  for (const ParamView& v : to.views())
+    if (from.contains(v.name) && from.at(v.name).shape != v.shape)
+      throw usage_error(model_path + ": --init-from: parameter " + v.name +
+                        " has another shape there (" + std::to_string(from.at(v.name).size) +
+                        " values, here " + std::to_string(v.size) + ")");
+  std::size_t tensors = 0, values = 0;
+  std::string left;
+  for (const ParamView& v : to.views()) {
+    if (!from.contains(v.name)) {
+      left += (left.empty() ? "" : ", ") + v.name;
+      continue;
+    }
+    const ParamView& w = from.at(v.name);
+    std::copy_n(src.params.begin() + w.offset, v.size, ck.params.begin() + v.offset);
+    ++tensors;
+    values += v.size;
+  }
+  ck.elapsed_seconds = src.elapsed_seconds;
+  return "initialised " + std::to_string(tensors) + " parameter tensors (" +
+         std::to_string(values) + " values) from " + model_path + " (" + src.model.method +
+         ", " + std::to_string(src.episode) + " episodes, " + to_string(src.model.bn) +
+         " batch norm)" + (left.empty() ? std::string() : "; initialised afresh: " + left);
 }
 
 void check_resume_data(Checkpoint& ck, const TrainingData& data, const std::string& where,

@@ -28,9 +28,21 @@ TrainingData open_training_data(const std::string& path, const std::string& data
 // A fresh run. `model.settings` holds the settings given (the rest take their defaults);
 // `train` the training configuration with train.seed the run's seed (train.val_seed and
 // train.data are set here). The backbone takes the data's image shape; training on an
-// episodes file takes its ways, shots and queries. θ is drawn from the initialisation stream.
+// episodes file takes its ways, shots and queries. θ is drawn from the initialisation stream;
+// then, when `init_from` names an fsh-model, the parameters it shares are copied from it (see
+// init_from_model; *init_note, if given, receives its account).
 Checkpoint start_run(const ModelConfig& model, TrainConfig train, const std::string& data_path,
-                     const TrainingData& data);
+                     const TrainingData& data, const std::string& init_from = "",
+                     std::string* init_note = nullptr);
+
+// Warm start (fsh-train --init-from): overwrites every parameter of ck's θ that the model in
+// `model_path` has too (same name; e.g. the Conv-4 backbone of a trained ProtoNet for a
+// hypernetwork) with that model's values; the others keep their initialisation. The backbone
+// configurations must be equal, shared names must have equal shapes, and the whole Conv-4
+// backbone must be shared: usage_error naming the file otherwise. ck.elapsed_seconds starts
+// from the model's, so that a run's training time includes its warm start. Returns a one-line
+// account (what was copied, what was left).
+std::string init_from_model(Checkpoint& ck, const std::string& model_path);
 
 // Checks that `data` is what checkpoint `ck` (read from `where`) was trained on, and records
 // its fingerprint when the checkpoint has none: usage_error otherwise.
