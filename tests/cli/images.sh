@@ -80,8 +80,8 @@ fsh-adapt -m model.h5 --support dark -o x.h5 -q 2>err.txt && die "inverted files
 grep -q -- "--invert" err.txt || die "polarity message lacks --invert: $(cat err.txt)"
 [ -e x.h5 ] && die "x.h5 left behind"
 fsh-adapt -m model.h5 --support dark --invert -o inv.h5 -q || die "adapt --invert"
-fsh-eval -a inv.h5 --images ep0/query --no-invert --top 4 | sed 's/^\(ep0\)\/query\//\1_query_/' >inv.tsv
-fsh-eval -a one0.h5 --images ep0/query --top 4 | sed 's/^\(ep0\)\/query\//\1_query_/' >one.tsv
+fsh-eval -a inv.h5 --images ep0/query --no-invert --top 4 >inv.tsv
+fsh-eval -a one0.h5 --images ep0/query --top 4 >one.tsv
 cmp -s inv.tsv one.tsv || die "--invert on inverted files should give the same classifier"
 
 # Bad folders: one line naming the folder or file, exit 2 or 1, no output left behind.
