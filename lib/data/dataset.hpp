@@ -12,6 +12,16 @@ namespace fsh {
 // Which part of a split a class belongs to. Values are stored on disk (fsh-split): keep them.
 enum class Part : int8_t { none = -1, train = 0, val = 1, test = 2 };
 
+// How image files became a dataset's images, so that a model trained on it can prepare new
+// pictures the same way (fsh-adapt --support, fsh-eval --images). The importers and the
+// synthesizer record it; a dataset written without it (h5py, older fsh) leaves it unknown.
+struct ImagePreparation {
+  bool known = false;
+  bool inverted = false;        // the files' samples were inverted (255 - v: dark ink -> bright)
+  std::string resize = "area";  // "area": files resized to H×W by area averaging;
+                                // "none": drawn at H×W (synthesized, no files)
+};
+
 struct Dataset {
   int64_t height = 0, width = 0, channels = 0;  // H, W, C of every image
   std::vector<uint8_t> images;                  // [M, H, W, C]
@@ -21,6 +31,7 @@ struct Dataset {
   std::vector<int32_t> class_group;             // [n_classes] index into group_names
   std::vector<std::string> group_names;         // [n_groups], e.g. alphabets
   std::vector<Part> class_part;                 // [n_classes] split part; empty if not split
+  ImagePreparation preparation;
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int64_t n_classes() const { return static_cast<int64_t>(class_names.size()); }

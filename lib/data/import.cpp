@@ -13,11 +13,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "data/image.hpp"
+#include "data/prepare.hpp"
 #include "util/error.hpp"
 
 namespace fsh {
@@ -346,6 +348,13 @@ void check_options(const ImportOptions& opt) {
     throw usage_error("threads must be >= 0 (0 = all cores), got " + std::to_string(opt.threads));
 }
 
+// What a strict walk of a support folder finds in one folder below ROOT.
+struct FolderEntry {
+  std::size_t depth = 0;  // components between ROOT and this folder (ROOT itself: 0)
+  std::vector<std::string> images;  // full paths of its image files
+  bool has_folders = false;
+};
+
 }  // namespace
 
 Dataset import_omniglot(const std::vector<std::string>& sources, const ImportOptions& opt) {
@@ -360,6 +369,7 @@ Dataset import_omniglot(const std::vector<std::string>& sources, const ImportOpt
                              "<file>.png inside, as in images_background.zip)");
   }
   Dataset d = build_skeleton(l, opt, 1);
+  d.preparation = {true, true, "area"};
   decode_all(l, d, opt, true);
   return d;
 }
@@ -372,8 +382,124 @@ Dataset import_folder(const std::string& root, const ImportOptions& opt) {
     throw format_error(root + ": no images (*.png, *.jpg, *.jpeg) found; expected "
                               "ROOT/<class>/<image> or ROOT/<group>/<class>/<image>");
   Dataset d = build_skeleton(l, opt, opt.channels);
+  d.preparation = {true, opt.invert, "area"};
   decode_all(l, d, opt, false);
   return d;
+}
+
+SupportFolder read_support_folder(const std::string& root, bool any_size) {
+  check_source_exists(root);
+  if (!fs::is_directory(root))
+    throw usage_error(root + ": not a folder (a support set is ROOT/<class>/<image>)");
+  const std::string layout = "expected ROOT/<class>/<image> or ROOT/<group>/<class>/<image>";
+  // Folders by path relative to ROOT ("" = ROOT): std::map keeps them in byte order.
+  std::map<std::string, FolderEntry> folders;
+  folders[""];
+  std::error_code ec;
+  const auto follow = fs::directory_options::follow_directory_symlink;
+  for (fs::recursive_directory_iterator i(root, follow, ec), end; i != end; i.increment(ec)) {
+    if (ec) throw io_error(root + ": cannot list folder: " + ec.message());
+    // The last depth()+1 components of the path are those below ROOT (lexically, so that a
+    // symlinked class folder keeps its name).
+    std::vector<std::string> parts;
+    for (const auto& c : i->path()) parts.push_back(c.generic_string());
+    parts.erase(parts.begin(), parts.end() - (i.depth() + 1));
+    std::string rel;
+    for (const std::string& c : parts) rel += (rel.empty() ? "" : "/") + c;
+    if (skipped_component(parts.back())) {
+      if (i->is_directory()) i.disable_recursion_pending();
+      continue;
+    }
+    std::string parent;
+    for (std::size_t k = 0; k + 1 < parts.size(); ++k) parent += (k ? "/" : "") + parts[k];
+    if (i->is_directory()) {
+      folders[rel].depth = parts.size();
+      folders[parent].has_folders = true;
+    } else if (i->is_regular_file() && is_image_name(parts.back())) {
+      folders[parent].images.push_back(i->path().string());
+    } else {
+      throw format_error(i->path().string() +
+                         ": not a PNG or JPEG image (a support folder holds only *.png, *.jpg "
+                         "and *.jpeg files, one folder per class)");
+    }
+  }
+  if (ec) throw io_error(root + ": cannot list folder: " + ec.message());
+
+  SupportFolder out;
+  out.root = root;
+  std::vector<const std::vector<std::string>*> members;
+  std::string first_class_folder;
+  std::size_t class_depth = 0;
+  for (auto& [rel, f] : folders) {
+    const std::string shown = rel.empty() ? root : (fs::path(root) / rel).string();
+    if (rel.empty() && !f.images.empty())
+      throw format_error(root + ": images directly in the root folder (e.g. " + f.images.front() +
+                         "); " + layout);
+    if (!f.images.empty() && f.has_folders)
+      throw format_error(shown + ": holds both images and folders; " + layout);
+    if (!rel.empty() && f.images.empty() && !f.has_folders)
+      throw format_error(shown + ": empty class folder (no *.png, *.jpg or *.jpeg images)");
+    if (f.images.empty()) continue;
+    if (f.depth > 2)
+      throw format_error(root + ": images " + std::to_string(f.depth) + " folders deep (in " +
+                         shown + "); " + layout);
+    if (class_depth == 0) {
+      class_depth = f.depth;
+      first_class_folder = shown;
+    } else if (f.depth != class_depth) {
+      throw format_error(root + ": class folders at different depths (" + first_class_folder +
+                         " and " + shown + "); " + layout);
+    }
+    std::sort(f.images.begin(), f.images.end());
+    out.class_names.push_back(rel);
+    members.push_back(&f.images);
+  }
+  if (out.class_names.empty())
+    throw format_error(root + ": no images (*.png, *.jpg, *.jpeg) found; " + layout);
+  if (out.class_names.size() < 2)
+    throw format_error(root + ": only one class folder (" + out.class_names[0] +
+                       "); a classifier needs at least two");
+  out.k_shot = static_cast<int64_t>(members[0]->size());
+  for (std::size_t c = 1; c < members.size(); ++c)
+    if (static_cast<int64_t>(members[c]->size()) != out.k_shot)
+      throw format_error(root + ": class folders hold different numbers of images (" +
+                         out.class_names[0] + ": " + std::to_string(out.k_shot) + ", " +
+                         out.class_names[c] + ": " + std::to_string(members[c]->size()) +
+                         "); every class needs the same number (a K-shot support set)");
+  for (const auto* m : members)
+    for (const std::string& path : *m) {
+      out.paths.push_back(path);
+      out.images.push_back(read_image_file(path));
+      const Image& a = out.images.front();
+      const Image& b = out.images.back();
+      if (!any_size && (a.height != b.height || a.width != b.width))
+        throw format_error(root + ": images of different sizes (" + out.paths.front() + " is " +
+                           std::to_string(a.height) + "x" + std::to_string(a.width) + ", " + path +
+                           " is " + std::to_string(b.height) + "x" + std::to_string(b.width) +
+                           ", HxW); give them one size, or pass --any-size to resize each on "
+                           "its own");
+    }
+  return out;
+}
+
+std::vector<std::string> list_image_files(const std::string& dir) {
+  check_source_exists(dir);
+  std::vector<std::string> out;
+  std::error_code ec;
+  const auto follow = fs::directory_options::follow_directory_symlink;
+  for (fs::recursive_directory_iterator i(dir, follow, ec), end; i != end; i.increment(ec)) {
+    if (ec) throw io_error(dir + ": cannot list folder: " + ec.message());
+    const std::string name = i->path().filename().string();
+    if (skipped_component(name)) {
+      if (i->is_directory()) i.disable_recursion_pending();
+      continue;
+    }
+    if (i->is_regular_file() && is_image_name(name)) out.push_back(i->path().string());
+  }
+  if (ec) throw io_error(dir + ": cannot list folder: " + ec.message());
+  if (out.empty()) throw format_error(dir + ": no images (*.png, *.jpg, *.jpeg) in this folder");
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace fsh

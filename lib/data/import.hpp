@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "data/dataset.hpp"
+#include "data/image.hpp"
 
 namespace fsh {
 
@@ -40,5 +41,27 @@ struct ImportOptions {
 Dataset import_omniglot(const std::vector<std::string>& sources, const ImportOptions& opt = {});
 
 Dataset import_folder(const std::string& root, const ImportOptions& opt = {});
+
+// A support set given as class folders (fsh-adapt --support): the tree import_folder reads,
+// ROOT/<class>/<image> (or ROOT/<group>/<class>/<image>, classes "<group>/<class>"), read
+// strictly, since every image of a few-shot support set matters: format_error with one line
+// naming the file or folder for a file that is not *.png/*.jpg/*.jpeg, a class folder without
+// images, a folder holding both images and folders, images directly in ROOT or at mixed depths,
+// fewer than 2 classes, classes with different numbers of images (methods adapt to K-shot
+// sets), an image that does not decode, or -- unless `any_size` -- images of different sizes.
+// Hidden entries (".*") and "__MACOSX" are skipped. Classes and images are sorted by name.
+struct SupportFolder {
+  std::string root;                      // as given
+  std::vector<std::string> class_names;  // [N], byte order
+  int64_t k_shot = 0;                    // images per class
+  std::vector<std::string> paths;        // [N*K], class-major
+  std::vector<Image> images;             // [N*K], decoded as the files store them
+};
+SupportFolder read_support_folder(const std::string& root, bool any_size = false);
+
+// Image files below `dir` (*.png, *.jpg, *.jpeg, any case; other files ignored; hidden entries
+// and "__MACOSX" skipped), recursively, in byte order of their paths: what fsh-eval --images
+// classifies in a folder. io_error when `dir` is missing, format_error when it has no image.
+std::vector<std::string> list_image_files(const std::string& dir);
 
 }  // namespace fsh

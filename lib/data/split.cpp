@@ -213,6 +213,7 @@ Dataset split_dataset(const Dataset& d, const SplitOptions& o, const std::string
   out.width = d.width;
   out.channels = d.channels;
   out.group_names = d.group_names;
+  out.preparation = d.preparation;
   int64_t total = 0;
   for (const Target& t : targets) total += static_cast<int64_t>(members[t.source].size());
   out.images.resize(static_cast<std::size_t>(total * d.image_size()));

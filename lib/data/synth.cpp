@@ -269,6 +269,7 @@ Dataset synthesize(const SynthOptions& opt) {
   Dataset d;
   d.height = d.width = S;
   d.channels = opt.channels;
+  d.preparation = {true, false, "none"};  // drawn ink bright at this size: no files
   for (int64_t g = 0; g < n_groups; ++g) d.group_names.push_back(padded("alphabet", g, n_groups));
   for (int64_t c = 0; c < opt.classes; ++c) {
     const int64_t g = c / per_group;

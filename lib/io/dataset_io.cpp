@@ -53,6 +53,10 @@ void write_dataset(const Dataset& d, const std::string& path, const Provenance& 
     for (std::size_t c = 0; c < part.size(); ++c) part[c] = static_cast<int8_t>(d.class_part[c]);
     w.put("class_part", part, {d.n_classes()});
   }
+  if (d.preparation.known) {
+    w.attr("/", "images_inverted", int64_t(d.preparation.inverted ? 1 : 0));
+    w.attr("/", "images_resize", d.preparation.resize);
+  }
   w.attr("/", "fingerprint", dataset_fingerprint(d));
   w.commit();
 }
@@ -82,6 +86,25 @@ Dataset read_dataset(const io::Reader& r, std::string* fingerprint) {
     }
   }
   validate_dataset(d, r.display());
+  // How the images were made from files (optional; both attributes or neither).
+  const bool inv = r.has_attr("/", "images_inverted"), rs = r.has_attr("/", "images_resize");
+  if (inv != rs)
+    throw format_error(r.display() + ": attribute " +
+                       (inv ? "images_inverted without images_resize"
+                            : "images_resize without images_inverted") +
+                       " (give both or neither)");
+  if (inv) {
+    const int64_t v = r.attr_int("/", "images_inverted");
+    d.preparation.resize = r.attr_string("/", "images_resize");
+    if (v != 0 && v != 1)
+      throw format_error(r.display() + ": attribute images_inverted is " + std::to_string(v) +
+                         "; expected 0 or 1");
+    if (d.preparation.resize != "area" && d.preparation.resize != "none")
+      throw format_error(r.display() + ": attribute images_resize is \"" +
+                         d.preparation.resize + "\"; expected area or none");
+    d.preparation.known = true;
+    d.preparation.inverted = v == 1;
+  }
   const bool stored = r.has_attr("/", "fingerprint");
   const std::string recorded = stored ? r.attr_string("/", "fingerprint") : "";
   // A misspelled fingerprint ("9F3C...", 15 digits) is named as such, not as a hash mismatch.

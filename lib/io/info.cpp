@@ -138,6 +138,14 @@ void describe_dataset(const io::Reader& r, std::ostringstream& text, Json& json)
   if (d.n_classes() > 0)
     text << "  class names  " << d.class_names.front()
          << (d.n_classes() > 1 ? " ... " + d.class_names.back() : "") << "\n";
+  if (d.preparation.known) {
+    text << "  prepared     " << (d.preparation.inverted ? "files inverted" : "not inverted")
+         << (d.preparation.resize == "area" ? ", resized by area averaging"
+                                            : ", drawn at size (no files)")
+         << "\n";
+    json.add("inverted", d.preparation.inverted ? "true" : "false");
+    json.add("resize", Json::str(d.preparation.resize));
+  }
   text << "  fingerprint  " << fp << "\n";
   json.add("fingerprint", Json::str(fp));
 }

@@ -81,6 +81,17 @@ AdaptedClassifier AdaptedSet::episode(int64_t e) const {
   return a;
 }
 
+std::vector<std::string> AdaptedSet::episode_class_names(int64_t e) const {
+  if (e < 0 || e >= count())
+    throw usage_error("episode " + std::to_string(e) + " out of range [0, " +
+                      std::to_string(count()) + ")");
+  std::vector<std::string> names;
+  for (int c = 0; c < n_way; ++c)
+    names.push_back(class_names.empty() ? std::to_string(c)
+                                        : class_names[std::size_t(e) * n_way + c]);
+  return names;
+}
+
 void write_adapted(const AdaptedSet& s, const std::string& path, const Provenance& prov) {
   const Conv4Config& cfg = s.model.backbone;
   const int64_t E = s.count(), D = cfg.depth, K = cfg.hidden, N = s.n_way;
@@ -123,6 +134,17 @@ void write_adapted(const AdaptedSet& s, const std::string& path, const Provenanc
   }
   w.put("episodes/head.weight", s.head_weight, {E, N, int64_t(cfg.feature_dim())}, true);
   w.put("episodes/head.bias", s.head_bias, {E, N});
+  if (!s.class_names.empty()) {
+    if (static_cast<int64_t>(s.class_names.size()) != E * N)
+      throw shape_error("adapted set: " + std::to_string(s.class_names.size()) +
+                        " class names for " + std::to_string(E) + " episodes of " +
+                        std::to_string(N) + " classes");
+    w.put_strings("episodes/class_names", s.class_names);
+  }
+  if (s.source_height > 0) {
+    w.attr("episodes", "source_height", s.source_height);
+    w.attr("episodes", "source_width", s.source_width);
+  }
   w.commit();
 }
 
@@ -199,6 +221,16 @@ AdaptedSet read_adapted(const io::Reader& r) {
   s.head_bias = r.get_f32("episodes/head.bias", {E, N});
   finite(s.head_weight, "episodes/head.weight");
   finite(s.head_bias, "episodes/head.bias");
+  if (r.has("episodes/class_names")) s.class_names = r.get_strings("episodes/class_names", E * N);
+  const bool sh = r.has_attr("episodes", "source_height");
+  if (sh != r.has_attr("episodes", "source_width"))
+    throw format_error(f + ": /episodes: source_height and source_width go together");
+  if (sh) {
+    s.source_height = r.attr_int("episodes", "source_height");
+    s.source_width = r.attr_int("episodes", "source_width");
+    if (s.source_height < 1 || s.source_width < 1)
+      throw format_error(f + ": /episodes: source_height and source_width must be >= 1");
+  }
   return s;
 }
 

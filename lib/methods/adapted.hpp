@@ -18,7 +18,9 @@
 namespace fsh {
 
 // Version 2 added per-episode convolutions (/episodes/conv<i>.weight, .bias) and
-// /config/settings; version-1 files read as sets without them.
+// /config/settings; version-1 files read as sets without them. Optional fields added since
+// (class names, source image size, the /config input attributes) keep version 2: readers
+// take their absence for "not recorded".
 constexpr int64_t adapted_format_version = 2;
 
 struct AdaptedSet {
@@ -34,6 +36,12 @@ struct AdaptedSet {
   std::vector<float> head_weight;  // [E, N, F]
   std::vector<float> head_bias;    // [E, N]
   std::vector<float> convs;        // [E, conv_layout size], or empty: every episode uses base
+  // Optional. Class names, [E*N] episode-major (entry e*N + c names class c of episode e), or
+  // empty: classes are then known by number only.
+  std::vector<std::string> class_names;
+  // Optional. The size (H, W) of the image files the support sets were read from, when they
+  // were (fsh-adapt --support): fsh-eval --images expects files of this size. 0: any size.
+  int64_t source_height = 0, source_width = 0;
 
   int64_t count() const;
   bool per_episode_convs() const { return !convs.empty(); }
@@ -44,6 +52,8 @@ struct AdaptedSet {
   void add(const AdaptedClassifier& a);
   // Episode e's full classifier.
   AdaptedClassifier episode(int64_t e) const;
+  // Episode e's N class names: the recorded ones, else "0", "1", ...
+  std::vector<std::string> episode_class_names(int64_t e) const;
 };
 
 void write_adapted(const AdaptedSet& s, const std::string& path, const Provenance& prov);

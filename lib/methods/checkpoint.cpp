@@ -65,6 +65,12 @@ void write_model_config(io::Writer& w, const ModelConfig& m) {
   w.attr("config", "hidden", int64_t(c.hidden));
   w.attr("config", "depth", int64_t(c.depth));
   w.attr("config", "bn_eps", c.bn_eps);
+  // How the training images were made (optional: unknown for data that did not record it).
+  if (m.input.known) {
+    w.attr("config", "input_inverted", int64_t(m.input.inverted ? 1 : 0));
+    w.attr("config", "input_resize", m.input.resize);
+  }
+  if (m.input_mean >= 0) w.attr("config", "input_mean", m.input_mean);
   // The method's settings, one typed attribute each (booleans as integers 0/1).
   w.group("config/settings");
   bool known = false;
@@ -103,6 +109,30 @@ ModelConfig read_model_config(const io::Reader& r, bool method_needed) {
     c.validate();
   } catch (const error& e) {
     throw format_error(f + ": /config: " + e.what());
+  }
+  // Optional: the input preparation (both attributes or neither) and the mean brightness.
+  const bool inv = r.has_attr("config", "input_inverted");
+  if (inv != r.has_attr("config", "input_resize"))
+    throw format_error(f + ": /config: " +
+                       (inv ? "input_inverted without input_resize"
+                            : "input_resize without input_inverted") +
+                       " (give both or neither)");
+  if (inv) {
+    const int64_t v = r.attr_int("config", "input_inverted");
+    m.input.resize = r.attr_string("config", "input_resize");
+    if (v != 0 && v != 1)
+      throw format_error(f + ": /config: input_inverted is " + std::to_string(v) +
+                         "; expected 0 or 1");
+    if (m.input.resize != "area" && m.input.resize != "none")
+      throw format_error(f + ": /config: input_resize is \"" + m.input.resize +
+                         "\"; expected area or none");
+    m.input.known = true;
+    m.input.inverted = v == 1;
+  }
+  if (r.has_attr("config", "input_mean")) {
+    m.input_mean = r.attr_double("config", "input_mean");
+    if (!(m.input_mean >= 0 && m.input_mean <= 1))
+      throw format_error(f + ": /config: input_mean must be in [0, 1]");
   }
   // Settings: each declared one read with its declared type; unknown or missing ones refused.
   Settings given;

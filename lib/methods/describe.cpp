@@ -47,6 +47,18 @@ std::vector<InfoLine> model_lines(const ModelConfig& m) {
                      ", \"height\": " + std::to_string(b.height) + ", \"width\": " +
                      std::to_string(b.width) + ", \"hidden\": " + std::to_string(b.hidden) +
                      ", \"depth\": " + std::to_string(b.depth) + "}"});
+  // How image files are prepared for it (fsh-adapt --support, fsh-eval --images).
+  std::string text = m.input.known ? std::string(m.input.inverted ? "inverted" : "not inverted") +
+                                         (m.input.resize == "area" ? ", resized by area averaging"
+                                                                   : ", drawn at size (no files)")
+                                   : "preparation not recorded";
+  if (m.input_mean >= 0) text += ", mean brightness " + fmt("%.3f", m.input_mean);
+  out.push_back({"images", text, "input",
+                 "{\"inverted\": " +
+                     std::string(m.input.known ? (m.input.inverted ? "true" : "false") : "null") +
+                     ", \"resize\": " + (m.input.known ? json_string(m.input.resize) : "null") +
+                     ", \"mean\": " + (m.input_mean >= 0 ? fmt("%.6f", m.input_mean) : "null") +
+                     "}"});
   return out;
 }
 
@@ -103,6 +115,20 @@ std::vector<InfoLine> describe_method_file(const io::Reader& r) {
                    "per_episode_convolutions", s.per_episode_convs() ? "true" : "false"});
     out.push_back({"dataset", "fingerprint " + s.dataset_fingerprint, "dataset_fingerprint",
                    json_string(s.dataset_fingerprint)});
+    if (!s.class_names.empty() && s.count() == 1) {
+      std::string text, json = "[";
+      for (std::size_t c = 0; c < s.class_names.size(); ++c) {
+        text += (c ? ", " : "") + s.class_names[c];
+        json += (c ? ", " : "") + json_string(s.class_names[c]);
+      }
+      out.push_back({"classes", text, "classes", json + "]"});
+    }
+    if (s.source_height > 0)
+      out.push_back({"image files", std::to_string(s.source_height) + "x" +
+                                        std::to_string(s.source_width) + " (HxW)",
+                     "source_size",
+                     "[" + std::to_string(s.source_height) + ", " +
+                         std::to_string(s.source_width) + "]"});
   }
   return out;
 }

@@ -21,6 +21,9 @@ AdaptedSet adapt_episodes(Method& m, const EpisodeSet& es,
     s.add(m.adapt(to_tensors(es.images(i))));
     if (tick) tick(i);
   }
+  // The classes' names, when the episodes file has them (fsh-eval --images then prints names).
+  if (!e.class_names.empty())
+    for (int32_t c : e.classes) s.class_names.push_back(e.class_names.at(std::size_t(c)));
   return s;
 }
 

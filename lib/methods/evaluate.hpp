@@ -11,8 +11,9 @@
 
 namespace fsh {
 
-// Adapts m to every episode of es (support sets only, unless m's policy is transductive).
-// tick(i) is called after episode i (for progress; may be empty).
+// Adapts m to every episode of es (support sets only, unless m's policy is transductive),
+// recording each episode's class names when es has them. tick(i) is called after episode i
+// (for progress; may be empty).
 AdaptedSet adapt_episodes(Method& m, const EpisodeSet& es,
                           const std::function<void(int64_t)>& tick = {});
 

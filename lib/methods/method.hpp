@@ -59,6 +59,11 @@ struct ModelConfig {
   Conv4Config backbone;
   BnPolicy bn = BnPolicy::support;
   Settings settings;  // the method's, complete (every declared setting present)
+  // What the input images are: how the training data was made from files (inverted? resized
+  // how?) and its mean brightness in [0, 1] (-1: unknown), so that new pictures are prepared
+  // alike and a polarity mismatch is caught (methods/images.hpp). Not used by the methods.
+  ImagePreparation input;
+  double input_mean = -1;
 };
 
 // One episode as float tensors, images scaled to [0, 1].

@@ -2,6 +2,7 @@
 #include "methods/setup.hpp"
 
 #include "data/fingerprint.hpp"
+#include "data/prepare.hpp"
 #include "io/dataset_io.hpp"
 #include "util/error.hpp"
 #include "util/seeds.hpp"
@@ -45,10 +46,20 @@ Checkpoint start_run(const ModelConfig& model, TrainConfig t, const std::string&
     t.n_way = data.episodes->episodes.n_way;
     t.k_shot = data.episodes->episodes.k_shot;
     t.n_query = data.episodes->episodes.n_query;
+    // What the images are, for preparing new pictures alike (the dataset's record; embedded
+    // images alone do not say how they were made).
+    if (data.episodes->dataset) {
+      ck.model.input = data.episodes->dataset->preparation;
+      ck.model.input_mean = mean_brightness(data.episodes->dataset->images);
+    } else {
+      ck.model.input_mean = mean_brightness(data.episodes->episodes.images);
+    }
   } else if (data.dataset) {
     b.in_channels = static_cast<int>(data.dataset->channels);
     b.height = static_cast<int>(data.dataset->height);
     b.width = static_cast<int>(data.dataset->width);
+    ck.model.input = data.dataset->preparation;
+    ck.model.input_mean = mean_brightness(data.dataset->images);
   } else {
     throw usage_error("start_run: no training data");
   }
