@@ -62,6 +62,8 @@ int run(int argc, char** argv) {
   std::map<std::string, CLI::Option*> setting_opt;
   for (const MethodInfo& info : registered_methods())
     for (const SettingSpec& spec : info.settings) {
+      // A `ways` setting (a fixed-width head) is -N/--way itself (start_run sets it).
+      if (spec.name == "ways") continue;
       if (setting_opt.count(spec.name)) {
         setting_opt[spec.name]->description(setting_opt[spec.name]->get_description() + ", " +
                                             info.name);
@@ -184,6 +186,15 @@ int run(int argc, char** argv) {
     }
     m.bn = parse_bn_policy(bn);
     m.settings = given;
+    // The method's own protocol for the flags not given (e.g. MAML: meta-batch 32, 5-way,
+    // a constant learning rate); a fixed-width head validates on episodes of its own ways.
+    const MethodInfo& info = method_info(m.method);
+    const TrainProtocol& proto = info.protocol;
+    if (proto.meta_batch && !app.count("--meta-batch")) t.meta_batch = *proto.meta_batch;
+    if (proto.n_way && !app.count("--way")) t.n_way = *proto.n_way;
+    if (proto.lr_step && !app.count("--lr-step")) t.schedule.step = *proto.lr_step;
+    for (const SettingSpec& sp : info.settings)
+      if (sp.name == "ways" && !app.count("--val-way")) t.val_way = t.n_way;
   }
 
   const TrainingData training = open_training_data(data, dataset_for_episodes);

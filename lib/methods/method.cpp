@@ -10,6 +10,7 @@
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "methods/maml.hpp"
 #include "methods/protonet.hpp"
 #include "util/error.hpp"
 
@@ -73,6 +74,7 @@ std::vector<MethodInfo>& registry() {
                  "Prototypical Networks: classes scored by distance to the mean support embedding",
                  {},
                  [](const ModelConfig& c) { return std::make_unique<ProtoNet>(c); }});
+    v.push_back(maml_method_info());
     return v;
   }();
   return r;
