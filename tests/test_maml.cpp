@@ -261,3 +261,206 @@ TEST_CASE("MAML meta-gradients give the same bits with 1 and 2 threads") {
   set_threads(0);
   CHECK(one == two);
 }
+
+namespace {
+
+int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+std::string tool(const std::string& name) { return fsh::test::bin_dir() + "/" + name; }
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+// The "predicted" column of fsh-eval's TSV.
+std::vector<int32_t> predicted_column(const std::string& tsv) {
+  std::istringstream in(tsv);
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<int32_t> out;
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string f;
+    for (int c = 0; c < 5; ++c) std::getline(row, f, '\t');
+    out.push_back(std::stoi(f));
+  }
+  return out;
+}
+
+ModelConfig maml_model(BnPolicy bn, int ways) {
+  ModelConfig m;
+  m.method = "maml";
+  m.backbone.hidden = 8;
+  m.bn = bn;
+  m.settings = {{"ways", int64_t(ways)}, {"adapt_steps", int64_t(3)}, {"inner_lr", 0.4}};
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("MAML adaptation emits fine-tuned, folded networks; file and fsh-eval agree") {
+  fsh::test::TempDir dir;
+  const std::string d = dir.file("d.h5"), eps = dir.file("e.h5");
+  REQUIRE(sh(tool("fsh-episodes") + " synth --classes 12 --instances 6 --seed 3 -q -o " + d) == 0);
+  REQUIRE(sh(tool("fsh-episodes") + " sample " + d + " -N 3 -K 2 -Q 3 --count 4 --seed 5 -q -o " +
+             eps) == 0);
+  const EpisodeSet es = open_episodes(eps);
+  for (BnPolicy bn : {BnPolicy::support, BnPolicy::transductive}) {
+    CAPTURE(to_string(bn));
+    auto m = make_method(maml_model(bn, 3));
+    Rng rng(17);
+    m->init(rng);
+    const Conv4Config& bc = m->config().backbone;
+    // The in-memory adapted network, unfolded: θ_n from the learner, batch norm with the
+    // statistics the policy prescribes, the head's logits.
+    MamlLearner<float> learner(bc, 3);
+    std::vector<float> adapted(m->params().size());
+    std::vector<BnStats<float>> stats;
+    std::vector<AdaptedClassifier> direct;
+    std::vector<int32_t> pred_memory;
+    for (int64_t i = 0; i < es.count(); ++i) {
+      const EpisodeTensors t = to_tensors(es.images(i));
+      direct.push_back(m->adapt(t));
+      const AdaptedClassifier& a = direct.back();
+      REQUIRE(!a.convs.empty());
+      std::vector<float> logits;
+      const auto p = classify(m->config(), a, t, &logits);
+      pred_memory.insert(pred_memory.end(), p.begin(), p.end());
+
+      MamlTask<float> task{t.n_way, t.support_rows(), t.query_rows(), t.support.data(),
+                           t.support_labels.data(), t.query.data(), t.query_labels.data()};
+      MamlSteps how;
+      how.steps = 3;
+      how.lr = 0.4;
+      how.bn = bn;
+      learner.adapt(m->params().values(), task, how, adapted.data(), stats);
+      std::vector<float> batch(t.support);
+      batch.insert(batch.end(), t.query.begin(), t.query.end());
+      const int S = t.support_rows(), B = S + t.query_rows(), F = bc.feature_dim(), N = 3;
+      Conv4<float> net(bc);
+      const float* f = net.forward(adapted.data(), batch.data(), B,
+                                   bn == BnPolicy::support ? BnMode::support : BnMode::batch, S);
+      const ParamLayout l = learner.layout();
+      const float* W = adapted.data() + l.at("head.weight").offset;
+      const float* c = adapted.data() + l.at("head.bias").offset;
+      double worst = 0;
+      for (int q = 0; q < t.query_rows(); ++q)
+        for (int k = 0; k < N; ++k) {
+          double z = c[k];
+          for (int j = 0; j < F; ++j) z += double(W[k * F + j]) * f[(S + q) * F + j];
+          worst = std::max(worst, std::abs(logits[q * N + k] - z) / (1 + std::abs(z)));
+        }
+      INFO("folded vs unfolded logits: worst relative difference " << worst);
+      CHECK(worst <= 1e-4);
+      // The adapted convolutions are θ_n's, which moved away from θ.
+      const ParamLayout conv = conv_layout(bc);
+      for (const ParamView& v : conv.views())
+        for (std::size_t j = 0; j < v.size; ++j)
+          REQUIRE(a.convs[v.offset + j] == adapted[l.at(v.name).offset + j]);
+    }
+    const std::vector<float> base = m->base_convolutions();
+    CHECK(direct[0].convs != base);
+    CHECK(direct[0].convs != direct[1].convs);
+
+    // fsh-adapt's path (adapt_episodes + write_adapted), then the fsh-eval executable.
+    const AdaptedSet s = adapt_episodes(*m, es);
+    CHECK(s.per_episode_convs());
+    const std::string a_path = dir.file("a-" + to_string(bn) + ".h5");
+    const std::string tsv = dir.file("a-" + to_string(bn) + ".tsv");
+    write_adapted(s, a_path, {"test", "0", "", 0, {}});
+    REQUIRE(sh(tool("fsh-eval") + " -q -a " + a_path + " -e " + eps + " --predictions " + tsv +
+               " > /dev/null") == 0);
+    CHECK(predicted_column(slurp(tsv)) == pred_memory);
+    const AdaptedSet back = read_adapted(a_path);
+    for (int64_t i = 0; i < es.count(); ++i) CHECK(back.episode(i).primary == direct[i].primary);
+  }
+}
+
+TEST_CASE("MAML: the head's ways are the episodes'; settings are checked") {
+  auto m = make_method(maml_model(BnPolicy::support, 3));
+  CHECK(m->params().layout().at("head.weight").shape == std::vector<int>{3, 8});
+  EpisodeTensors ep;
+  ep.n_way = 2;
+  ep.k_shot = 1;
+  ep.n_query = 1;
+  ep.channels = 1;
+  ep.height = ep.width = 28;
+  ep.support.assign(2 * 784, 0.5f);
+  ep.query.assign(2 * 784, 0.5f);
+  ep.support_labels = ep.query_labels = {0, 1};
+  CHECK_THROWS_WITH_AS(m->loss_and_grad(ep), doctest::Contains("3 classes"), usage_error);
+  CHECK_THROWS_WITH_AS(m->adapt(ep), doctest::Contains("2-way"), usage_error);
+  ModelConfig bad = maml_model(BnPolicy::support, 3);
+  bad.settings["inner_steps"] = int64_t(-1);
+  CHECK_THROWS_AS(make_method(bad), usage_error);
+  bad = maml_model(BnPolicy::support, 1);
+  CHECK_THROWS_AS(make_method(bad), usage_error);
+  // The declared protocol: the paper's meta-batch, 5-way, a constant learning rate.
+  const MethodInfo& info = method_info("maml");
+  CHECK(info.protocol.meta_batch == int64_t(32));
+  CHECK(info.protocol.n_way == int64_t(5));
+  CHECK(info.protocol.lr_step == int64_t(0));
+  const Settings s = complete_settings("maml", {});
+  CHECK(std::get<double>(s.at("inner_lr")) == 0.4);
+  CHECK(std::get<int64_t>(s.at("inner_steps")) == 1);
+  CHECK(std::get<int64_t>(s.at("adapt_steps")) == 3);
+  CHECK(std::get<bool>(s.at("first_order")) == false);
+}
+
+TEST_CASE("MAML meta-trains: start_run sets the head's ways; loss falls; checkpoint round trip") {
+  SynthOptions so;
+  so.classes = 30;
+  so.instances = 8;
+  so.seed = 3;
+  SplitOptions sp;
+  sp.by = SplitBy::klass;
+  sp.fractions = {0.7, 0.0, 0.3};
+  TrainingData data;
+  data.dataset = split_dataset(synthesize(so), sp, "synth");
+  data.fingerprint = "test";
+  TrainConfig t;
+  t.n_way = 4;
+  t.k_shot = 1;
+  t.n_query = 3;
+  t.episodes = 48;
+  t.meta_batch = 4;
+  t.val_every = 0;
+  t.checkpoint_every = 0;
+  t.seed = 11;
+  t.schedule = {1e-3, 0, 0.5};
+  ModelConfig m;
+  m.method = "maml";
+  m.backbone.hidden = 8;
+  // Validation episodes of other ways than the head's are refused up front.
+  TrainConfig tv = t;
+  tv.val_every = 10;
+  tv.val_way = 5;
+  CHECK_THROWS_WITH_AS(start_run(m, tv, "synth", data), doctest::Contains("--val-way"),
+                       usage_error);
+  m.settings = {{"ways", int64_t(5)}};
+  CHECK_THROWS_WITH_AS(start_run(m, t, "synth", data), doctest::Contains("ways"), usage_error);
+  m.settings = {};
+  Checkpoint ck = start_run(m, t, "synth", data);
+  CHECK(std::get<int64_t>(ck.model.settings.at("ways")) == 4);
+  fsh::test::TempDir dir;
+  TrainRun run;
+  run.output = dir.file("maml.h5");
+  run.progress = false;
+  run.log = dir.file("log.csv");
+  run.log_every = 12;
+  const TrainOutcome o = train(ck, data.dataset_ptr(), nullptr, run);
+  CHECK(o.status == TrainStatus::finished);
+  CHECK(o.episodes_done == 48);
+  // The training loss of the last records is below that of the first (12 episodes each).
+  std::ifstream log(run.log);
+  std::string line;
+  std::vector<double> losses;
+  std::getline(log, line);
+  while (std::getline(log, line)) losses.push_back(std::stod(line.substr(line.find(',', 6) + 1)));
+  REQUIRE(losses.size() == 4);
+  CHECK(losses.back() < losses.front());
+  const Checkpoint back = read_checkpoint(run.output);
+  CHECK(back.model.method == "maml");
+  CHECK(back.model.settings == ck.model.settings);
+  CHECK(back.params == ck.params);
+}
