@@ -297,12 +297,12 @@ MethodInfo maml_method_info() {
       "MAML: SGD on the support set from a meta-learned initialisation, exact second-order "
       "meta-gradient (--first-order: FOMAML)";
   info.settings = {
-      {"inner_lr", 0.4, "MAML inner-loop SGD learning rate", 0.0, 1e3},
-      {"inner_steps", int64_t(1), "MAML inner SGD steps in meta-training", 0, 100},
-      {"adapt_steps", int64_t(3), "MAML inner SGD steps when adapting (fsh-adapt, validation)", 0,
+      {"inner_lr", 0.4, "inner-loop SGD learning rate", 0.0, 1e3},
+      {"inner_steps", int64_t(1), "inner SGD steps in meta-training", 0, 100},
+      {"adapt_steps", int64_t(3), "inner SGD steps when adapting (fsh-adapt, validation)", 0,
        10000},
-      {"first_order", false, "MAML: drop the second-order terms (FOMAML)"},
-      {"ways", int64_t(5), "classes of the MAML head: the training episodes' ways (-N)", 2, 4096},
+      {"first_order", false, "drop the second-order terms of the meta-gradient (FOMAML)"},
+      {"ways", int64_t(5), "classes of the head: the training episodes' ways (set from -N)", 2, 4096},
   };
   info.make = [](const ModelConfig& c) { return std::make_unique<Maml>(c); };
   info.protocol.meta_batch = 32;
