@@ -117,6 +117,19 @@ void conv_tangent_case(const fsh::ConvShape& s, uint64_t seed, bool with_xdot) {
   K64().conv2d_backward_tangent(s, x.data(), xdp, w.data(), wd.data(), dy.data(), dyd.data(),
                                 nullptr, nullptr, dwd2.data(), nullptr, work.data());
   CHECK(dwd2 == dwd);
+  // A null ẇ is a zero ẇ.
+  const V zero_w(s.w_size(), 0.0);
+  V y_null(s.y_size()), y_zero(s.y_size()), dxd_null(s.x_size()), dxd_zero(s.x_size());
+  K64().conv2d_forward_tangent(s, x.data(), xdp, w.data(), nullptr, nullptr, y_null.data(),
+                               work.data());
+  K64().conv2d_forward_tangent(s, x.data(), xdp, w.data(), zero_w.data(), nullptr,
+                               y_zero.data(), work.data());
+  check_equal(y_null, y_zero, 1e-14, "conv forward tangent, null wdot");
+  K64().conv2d_backward_tangent(s, x.data(), xdp, w.data(), nullptr, dy.data(), dyd.data(),
+                                nullptr, dxd_null.data(), dwd2.data(), nullptr, work.data());
+  K64().conv2d_backward_tangent(s, x.data(), xdp, w.data(), zero_w.data(), dy.data(), dyd.data(),
+                                nullptr, dxd_zero.data(), dwd2.data(), nullptr, work.data());
+  check_equal(dxd_null, dxd_zero, 1e-14, "conv backward tangent, null wdot");
 }
 
 }  // namespace

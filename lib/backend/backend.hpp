@@ -134,11 +134,11 @@ class Kernels {
   // (ReLU, max-pool) keep their forward masks: the tangent is that of the active piece.
   //
   // conv2d_forward_tangent: ẏ = conv(ẋ, w) + conv(x, ẇ) + ḃias (shapes as conv2d_forward;
-  // xdot, bias_dot may be null; ydot: (K, B, Ho, Wo)).
+  // xdot, wdot, bias_dot may be null; ydot: (K, B, Ho, Wo)).
   virtual void conv2d_forward_tangent(const ConvShape& s, const T* x, const T* xdot, const T* w,
                                       const T* wdot, const T* bias_dot, T* ydot, T* work) = 0;
-  // The tangent of conv2d_backward, with its primal data gradient alongside: from x, ẋ (null:
-  // 0), w, ẇ, dy, ḋy (the tangent of dy) writes dx = convᵀ(dy, w) (null: skip),
+  // The tangent of conv2d_backward, with its primal data gradient alongside: from x, ẋ, w, ẇ
+  // (ẋ, ẇ null: 0), dy, ḋy (the tangent of dy) writes dx = convᵀ(dy, w) (null: skip),
   // ḋx = convᵀ(ḋy, w) + convᵀ(dy, ẇ) (null: skip), ḋw = corr(ẋ, dy) + corr(x, ḋy),
   // ḋbias = Σ ḋy (null: skip). work: s.workspace_size() elements.
   virtual void conv2d_backward_tangent(const ConvShape& s, const T* x, const T* xdot, const T* w,

@@ -458,8 +458,16 @@ void CpuKernels<T>::conv2d_forward_tangent(const ConvShape& s, const T* x, const
                                            const T* w, const T* wdot, const T* bias_dot,
                                            T* ydot, T* work) {
   std::lock_guard<std::mutex> lock(scratch<T>().mu);
-  conv_blocks(*this, s, x, wdot, ydot, work);
-  if (xdot) conv_blocks(*this, s, xdot, w, ydot, work, T(1));
+  T beta = T(0);
+  if (wdot) {
+    conv_blocks(*this, s, x, wdot, ydot, work);
+    beta = T(1);
+  }
+  if (xdot) {
+    conv_blocks(*this, s, xdot, w, ydot, work, beta);
+    beta = T(1);
+  }
+  if (beta == T(0)) std::fill_n(ydot, s.y_size(), T(0));
   if (bias_dot) {
     const int ldy = s.B * s.Ho() * s.Wo();
     parallel_for(s.K, [&](int k0, int k1) {
@@ -492,7 +500,7 @@ void CpuKernels<T>::conv2d_backward_tangent(const ConvShape& s, const T* x, cons
   if (dx) data_grad(*this, s, w, dy, dx, work, false);
   if (dxdot) {
     data_grad(*this, s, w, dydot, dxdot, work, false);
-    data_grad(*this, s, wdot, dy, dxdot, work, true);
+    if (wdot) data_grad(*this, s, wdot, dy, dxdot, work, true);
   }
 }
 
