@@ -50,19 +50,22 @@ int run(int argc, char** argv) {
                  "the path recorded in it)");
   app.add_option("--part", part, "split part to train on: train, val, test or all")
       ->capture_default_str();
-  app.add_option("-N,--way", t.n_way, "classes per training episode")->capture_default_str();
+  app.add_option("-N,--way", t.n_way, "classes per training episode (maml: 5, the width of its head)")->capture_default_str();
   app.add_option("-K,--shot", t.k_shot, "support images per class")->capture_default_str();
   app.add_option("-Q,--query", t.n_query, "query images per class")->capture_default_str();
   app.add_option("-n,--num-episodes", t.episodes, "total training episodes")
       ->capture_default_str();
   app.add_option("--meta-batch", t.meta_batch,
-                 "episodes per optimizer step, their gradients averaged in episode order")
+                 "episodes per optimizer step, their gradients averaged in episode order "
+                 "(maml: 32)")
       ->capture_default_str();
   // Every registered method's settings become flags: --inner-lr for inner_lr.
   std::map<std::string, std::string> setting_text;  // setting name -> value as given
   std::map<std::string, CLI::Option*> setting_opt;
   for (const MethodInfo& info : registered_methods())
     for (const SettingSpec& spec : info.settings) {
+      // A `ways` setting (a fixed-width head) is -N/--way itself (start_run sets it).
+      if (spec.name == "ways") continue;
       if (setting_opt.count(spec.name)) {
         setting_opt[spec.name]->description(setting_opt[spec.name]->get_description() + ", " +
                                             info.name);
@@ -81,7 +84,8 @@ int run(int argc, char** argv) {
   app.add_option("--optimizer", t.optimizer, "adam or sgd")->capture_default_str();
   app.add_option("--lr", t.schedule.base_lr, "initial learning rate")->capture_default_str();
   app.add_option("--lr-step", t.schedule.step,
-                 "multiply the learning rate by --lr-gamma every this many episodes (0 = never)")
+                 "multiply the learning rate by --lr-gamma every this many episodes (0 = never; "
+                 "maml: 0)")
       ->capture_default_str();
   app.add_option("--lr-gamma", t.schedule.gamma, "learning-rate decay factor")
       ->capture_default_str();
@@ -96,7 +100,7 @@ int run(int argc, char** argv) {
   app.add_option("--val-every", t.val_every, "validate every this many episodes (0 = never)")
       ->capture_default_str();
   app.add_option("--val-episodes", t.val_count, "validation episodes")->capture_default_str();
-  app.add_option("--val-way", t.val_way, "classes per validation episode")->capture_default_str();
+  app.add_option("--val-way", t.val_way, "classes per validation episode (maml: -N)")->capture_default_str();
   app.add_option("--val-shot", t.val_shot, "support images per class in validation (default: --shot)");
   app.add_option("--val-query", t.val_query, "query images per class in validation")
       ->capture_default_str();
@@ -191,6 +195,15 @@ int run(int argc, char** argv) {
     }
     m.bn = parse_bn_policy(bn);
     m.settings = given;
+    // The method's own protocol for the flags not given (e.g. MAML: meta-batch 32, 5-way,
+    // a constant learning rate); a fixed-width head validates on episodes of its own ways.
+    const MethodInfo& info = method_info(m.method);
+    const TrainProtocol& proto = info.protocol;
+    if (proto.meta_batch && !app.count("--meta-batch")) t.meta_batch = *proto.meta_batch;
+    if (proto.n_way && !app.count("--way")) t.n_way = *proto.n_way;
+    if (proto.lr_step && !app.count("--lr-step")) t.schedule.step = *proto.lr_step;
+    for (const SettingSpec& sp : info.settings)
+      if (sp.name == "ways" && !app.count("--val-way")) t.val_way = t.n_way;
   }
 
   const TrainingData training = open_training_data(data, dataset_for_episodes);

@@ -125,6 +125,58 @@ class Kernels {
   virtual void class_means_backward(int R, int D, int N, const int32_t* labels,
                                      const T* dmeans, T* dx) = 0;
 
+  // ---- tangents (forward-mode derivatives), for exact Hessian-vector products ------------------
+  // A tangent op differentiates an op above in a direction: given the op's inputs and a tangent
+  // of each (ẋ = dx/dε along a path x(ε), "dot" in names), it writes the tangent of its outputs.
+  // Differentiating a backward op this way (forward over reverse) gives H·v exactly, which MAML's
+  // second-order meta-gradient needs (methods/maml.hpp). A null tangent input means zero (e.g. the
+  // input images); a null output is not computed. Outputs are OVERWRITTEN. Piecewise-linear ops
+  // (ReLU, max-pool) keep their forward masks: the tangent is that of the active piece.
+  //
+  // conv2d_forward_tangent: ẏ = conv(ẋ, w) + conv(x, ẇ) + ḃias (shapes as conv2d_forward;
+  // xdot, wdot, bias_dot may be null; ydot: (K, B, Ho, Wo)).
+  virtual void conv2d_forward_tangent(const ConvShape& s, const T* x, const T* xdot, const T* w,
+                                      const T* wdot, const T* bias_dot, T* ydot, T* work) = 0;
+  // The tangent of conv2d_backward, with its primal data gradient alongside: from x, ẋ, w, ẇ
+  // (ẋ, ẇ null: 0), dy, ḋy (the tangent of dy) writes dx = convᵀ(dy, w) (null: skip),
+  // ḋx = convᵀ(ḋy, w) + convᵀ(dy, ẇ) (null: skip), ḋw = corr(ẋ, dy) + corr(x, ḋy),
+  // ḋbias = Σ ḋy (null: skip). work: s.workspace_size() elements.
+  virtual void conv2d_backward_tangent(const ConvShape& s, const T* x, const T* xdot, const T* w,
+                                       const T* wdot, const T* dy, const T* dydot, T* dx,
+                                       T* dxdot, T* dwdot, T* dbias_dot, T* work) = 0;
+  // The tangent of bn_relu_pool_forward (its forward already run: mean, var, y, argmax are its
+  // outputs). xdot: (C, B, H, W) tangent of x; xbias_dot, gamma_dot, beta_dot: (C) (any may be
+  // null) -> ydot: (C, B, Ho, Wo). With s.S > 0 the tangent flows through the statistics.
+  virtual void bn_relu_pool_forward_tangent(const BatchNormShape& bn, const PoolShape& pool,
+                                            const T* x, const T* xbias, const T* gamma,
+                                            const T* mean, const T* var, const T* y,
+                                            const uint8_t* argmax, const T* xdot,
+                                            const T* xbias_dot, const T* gamma_dot,
+                                            const T* beta_dot, T* ydot) = 0;
+  // The tangent of bn_relu_pool_backward, with its primal input gradient alongside: dy and its
+  // tangent dydot (C, B, Ho, Wo) plus the input tangents as above -> dx (C, B, H, W) (null:
+  // skip), dxdot (C, B, H, W), dxbias_dot, dgamma_dot, dbeta_dot (C) (null: skip). beta enters
+  // the backward only through the masks, so its tangent is not needed.
+  virtual void bn_relu_pool_backward_tangent(const BatchNormShape& bn, const PoolShape& pool,
+                                             const T* x, const T* xbias, const T* gamma,
+                                             const T* mean, const T* var, const T* y,
+                                             const uint8_t* argmax, const T* dy,
+                                             const T* xdot, const T* xbias_dot,
+                                             const T* gamma_dot, const T* dydot, T* dx, T* dxdot,
+                                             T* dxbias_dot, T* dgamma_dot, T* dbeta_dot) = 0;
+  // linear: ẏ = ẋ·Wᵀ + x·Ẇᵀ + ḃ (xdot, wdot, bdot may be null).
+  virtual void linear_forward_tangent(int B, int D, int N, const T* x, const T* xdot,
+                                      const T* w, const T* wdot, const T* bdot, T* ydot) = 0;
+  // The tangent of linear_backward: ḋx = ḋy·W + dy·Ẇ, ḋW = ḋyᵀ·x + dyᵀ·ẋ, ḋb = Σ_rows ḋy
+  // (xdot, wdot may be null; dxdot, dbdot: null = skip).
+  virtual void linear_backward_tangent(int B, int D, int N, const T* x, const T* xdot,
+                                       const T* w, const T* wdot, const T* dy, const T* dydot,
+                                       T* dxdot, T* dwdot, T* dbdot) = 0;
+  // The tangent of softmax_xent_backward along logits tangent ldot (B, N), probs those of the
+  // forward: ḋlogits = dloss/B · p ⊙ (l̇ − Σ_j p_j·l̇_j) per row.
+  virtual void softmax_xent_backward_tangent(int B, int N, const T* probs, const T* ldot,
+                                             T dloss, T* dlogits_dot) = 0;
+
   // ---- parameter updates over flat buffers of n elements ---------------------------------------
   // PyTorch's Adam: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; with t the step after this one
   // (t ≥ 1): θ −= lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + eps). weight_decay adds wd·θ to g first.

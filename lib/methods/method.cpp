@@ -11,6 +11,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "methods/hypernet.hpp"
+#include "methods/maml.hpp"
 #include "methods/protonet.hpp"
 #include "util/error.hpp"
 
@@ -75,6 +76,7 @@ std::vector<MethodInfo>& registry() {
                  {},
                  [](const ModelConfig& c) { return std::make_unique<ProtoNet>(c); }});
     v.push_back(hypernet_method_info());
+    v.push_back(maml_method_info());
     return v;
   }();
   return r;

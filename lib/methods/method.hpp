@@ -9,6 +9,7 @@
 #include <memory>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -145,11 +146,20 @@ class Method {
 };
 
 // ---- the method registry ----------------------------------------------------------------------
+// A method's own training protocol (its paper's): fsh-train takes these for the flags the user
+// does not give; an unset field keeps the trainer's default (TrainConfig in checkpoint.hpp).
+struct TrainProtocol {
+  std::optional<int64_t> meta_batch;  // --meta-batch
+  std::optional<int64_t> n_way;       // -N/--way
+  std::optional<int64_t> lr_step;     // --lr-step (0: a constant learning rate)
+};
+
 struct MethodInfo {
   std::string name;
   std::string summary;  // one line, for --help
   std::vector<SettingSpec> settings;
   std::function<std::unique_ptr<Method>(const ModelConfig&)> make;
+  TrainProtocol protocol = {};
 };
 
 // Adds a method (the built-in ones are always there); usage_error on a duplicate name or a

@@ -66,6 +66,23 @@ Checkpoint start_run(const ModelConfig& model, TrainConfig t, const std::string&
   t.validate();
   ck.train = t;
   ck.model.settings = complete_settings(model.method, model.settings);
+  // A method whose network has a head of fixed width (MAML) declares a `ways` setting: it is
+  // the training episodes' ways, and validation episodes must have as many.
+  bool fixed_head = false;
+  for (const SettingSpec& s : method_info(model.method).settings) fixed_head |= s.name == "ways";
+  if (fixed_head) {
+    if (model.settings.count("ways") && std::get<int64_t>(ck.model.settings["ways"]) != t.n_way)
+      throw usage_error(model.method + ": setting ways " +
+                        to_string(ck.model.settings["ways"]) + " differs from the " +
+                        std::to_string(t.n_way) + "-way training episodes");
+    if (t.val_every > 0 && t.val_way != t.n_way)
+      throw usage_error(model.method + " classifies with a " + std::to_string(t.n_way) +
+                        "-way head (the training episodes' ways); validation episodes must be " +
+                        std::to_string(t.n_way) + "-way too, not " + std::to_string(t.val_way) +
+                        " (--val-way)");
+    ck.model.settings["ways"] = int64_t(t.n_way);
+    ck.model.settings = complete_settings(model.method, ck.model.settings);
+  }
   auto method = make_method(ck.model);
   Rng rng = purpose_rng(t.seed, SeedPurpose::initialisation);
   method->init(rng);

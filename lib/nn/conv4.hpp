@@ -79,6 +79,23 @@ class Conv4Tape {
   std::vector<T> features_;              // (B, F)
 };
 
+// The tangent of one forward pass along a direction θ̇ of the parameters (the input images
+// are held fixed): what a forward-over-reverse Hessian-vector product needs besides the
+// forward's own tape. Owned by the caller like Conv4Tape; buffers grow and are reused.
+template <class T>
+class Conv4TangentTape {
+ public:
+  // Tangent of the features (B, F) of the forward_tangent that filled this tape.
+  const T* features() const { return features_.data(); }
+
+ private:
+  template <class>
+  friend class Conv4;
+  std::vector<std::vector<T>> act_;       // per block i >= 1: tangent of the conv input
+  std::vector<std::vector<T>> conv_out_;  // per block: tangent of the conv output before bias
+  std::vector<T> out_, features_;
+};
+
 // Whether backward overwrites the gradient buffer or adds to it.
 enum class GradMode { overwrite, accumulate };
 
@@ -105,6 +122,21 @@ class Conv4 {
   // overwritten). params must be those of that forward.
   void backward(const T* params, const Conv4Tape<T>& tape, const T* dfeatures, T* grads,
                 T* dx = nullptr, GradMode grad_mode = GradMode::overwrite);
+
+  // Forward-mode derivatives (nn/conv4_tangent.cpp), for exact Hessian-vector products.
+  // forward_tangent: the tangent ḟ (B, F) of the features of the forward recorded in tape,
+  // along the parameter direction params_dot (layout().size() values); recorded in tt.
+  // With BnMode::batch/support the tangent flows through the batch statistics.
+  const T* forward_tangent(const T* params, const T* params_dot, const Conv4Tape<T>& tape,
+                           Conv4TangentTape<T>& tt);
+  // backward_tangent: the backward of that forward for dfeatures (B, F), differentiated along
+  // params_dot (whose forward tangent is tt) and along dfeatures_dot, the tangent of
+  // dfeatures -> grads_dot: the tangent of the parameter gradient (overwritten). For a loss L
+  // of the features with dfeatures = ∂L/∂f and dfeatures_dot its tangent (∂²L/∂f²·ḟ + the
+  // tangent of ∂L/∂f through any other parameters of L), grads_dot = ∇²_θ L · params_dot.
+  void backward_tangent(const T* params, const T* params_dot, const Conv4Tape<T>& tape,
+                        const Conv4TangentTape<T>& tt, const T* dfeatures,
+                        const T* dfeatures_dot, T* grads_dot);
 
   // The same with the network's own tape (one forward alive at a time): features valid until
   // the next forward through it.
@@ -133,6 +165,7 @@ class Conv4 {
   // Scratch shared by every forward and backward (not part of any tape): the conv workspace,
   // two gradient buffers, and parameter gradients for GradMode::accumulate.
   std::vector<T> work_, grad_a_, grad_b_, grad_acc_;
+  std::vector<T> tan_a_, tan_b_;  // tangents of grad_a_, grad_b_ (backward_tangent)
 };
 
 extern template class Conv4<float>;

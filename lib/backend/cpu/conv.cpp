@@ -180,15 +180,17 @@ void im2col(const ConvShape& s, const T* x, int b0, int n, T* col) {
 }
 
 // The adjoint of im2col: dx[images b0..b0+n) = scatter-sum of col.
+// accumulate: add into dx instead of overwriting its planes.
 template <class T>
-void col2im(const ConvShape& s, const T* col, int b0, int n, T* dx) {
+void col2im(const ConvShape& s, const T* col, int b0, int n, T* dx, bool accumulate = false) {
   const int Ho = s.Ho(), Wo = s.Wo(), HoWo = Ho * Wo;
   const std::size_t ncol = std::size_t(n) * HoWo;
   detail::parallel_for(s.C, [&](int c0, int c1) {  // channel c writes only its own planes
   for (int c = c0; c < c1; ++c) {
-    for (int b = 0; b < n; ++b)
-      std::fill_n(dx + (std::size_t(c) * s.B + b0 + b) * s.H * s.W, std::size_t(s.H) * s.W,
-                  T(0));
+    if (!accumulate)
+      for (int b = 0; b < n; ++b)
+        std::fill_n(dx + (std::size_t(c) * s.B + b0 + b) * s.H * s.W, std::size_t(s.H) * s.W,
+                    T(0));
     for (int i = 0; i < s.kh; ++i)
       for (int j = 0; j < s.kw; ++j) {
         const T* row = col + (std::size_t(c * s.kh + i) * s.kw + j) * ncol;
@@ -241,9 +243,10 @@ std::size_t col_block_size(const ConvShape& s) {
 
 // y (K, B, Ho, Wo) = w ⋆ x, block by block: im2col, then one gemm writing straight into y.
 // Blocks are independent, so they are shared out among the threads (file comment).
+// beta = 1 adds the convolution to y instead (the tangent ops sum two convolutions).
 template <class T>
 void conv_blocks(detail::CpuKernels<T>& k, const ConvShape& s, const T* x, const T* w, T* y,
-                 T* work) {
+                 T* work, T beta = T(0)) {
   const int HoWo = s.Ho() * s.Wo();
   const int CKK = s.C * s.kh * s.kw;
   const int ldy = s.B * HoWo;
@@ -253,7 +256,7 @@ void conv_blocks(detail::CpuKernels<T>& k, const ConvShape& s, const T* x, const
     const int b0 = blk * nb, n = std::min(nb, s.B - b0);
     im2col(s, x, b0, n, col);
     // y[:, b0:b0+n] (K, n·Ho·Wo) = w (K, CKK) · col (CKK, n·Ho·Wo)
-    k.gemm(false, false, s.K, n * HoWo, CKK, T(1), w, CKK, col, n * HoWo, T(0), y + b0 * HoWo,
+    k.gemm(false, false, s.K, n * HoWo, CKK, T(1), w, CKK, col, n * HoWo, beta, y + b0 * HoWo,
            ldy);
   };
   const int parts = std::min(detail::cpu_threads(), nblocks);
@@ -362,7 +365,151 @@ void CpuKernels<T>::conv2d_backward(const ConvShape& s, const T* x, const T* w, 
   }
 }
 
+// ---- tangents ------------------------------------------------------------------------------
+// The convolution is bilinear in (x, w), so its tangents are sums of convolutions of the same
+// shapes: ẏ = conv(ẋ, w) + conv(x, ẇ) is two conv_blocks passes into one output, and the
+// tangent of the backward is two data gradients and two weight-gradient terms. The weight
+// terms are summed block by block in the same fixed chunks as conv2d_backward, so the bits do
+// not depend on the thread count.
+
+namespace {
+
+// dw = Σ_t corr(xs[t], dys[t]) over `terms` pairs, in kWeightChunks fixed chunks of blocks.
+// The caller holds the scratch mutex.
+template <class T>
+void weight_grad_terms(CpuKernels<T>& k, const ConvShape& s, int terms, const T* const* xs,
+                       const T* const* dys, T* dw, T* work) {
+  const int HoWo = s.Ho() * s.Wo();
+  const int CKK = s.C * s.kh * s.kw;
+  const int ldy = s.B * HoWo;
+  const int nb = block_images(s);
+  const int nblocks = (s.B + nb - 1) / nb;
+  const int nchunks = std::max(1, std::min(kWeightChunks, nblocks));
+  const std::size_t wsize = std::size_t(s.K) * CKK;
+  const int parts = std::min(cpu_threads(), nchunks);
+  Scratch<T>& sc = scratch<T>();
+  sc.reserve(parts, col_block_size(s));
+  if (sc.partial.size() < (nchunks - 1) * wsize) sc.partial.resize((nchunks - 1) * wsize);
+  auto chunk = [&](T* col, int c) {
+    T* acc = c == 0 ? dw : sc.partial.data() + (c - 1) * wsize;
+    const int blk0 = int(int64_t(nblocks) * c / nchunks);
+    const int blk1 = int(int64_t(nblocks) * (c + 1) / nchunks);
+    bool first = true;
+    for (int blk = blk0; blk < blk1; ++blk) {
+      const int b0 = blk * nb, n = std::min(nb, s.B - b0);
+      for (int t = 0; t < terms; ++t) {
+        im2col(s, xs[t], b0, n, col);
+        k.gemm(false, true, s.K, CKK, n * HoWo, T(1), dys[t] + b0 * HoWo, ldy, col, n * HoWo,
+               T(first ? 0 : 1), acc, CKK);
+        first = false;
+      }
+    }
+  };
+  if (parts <= 1) {
+    for (int c = 0; c < nchunks; ++c) chunk(work, c);
+  } else {
+    SerialBlas serial;
+    over_parts(nchunks, parts, [&](int p, int c0, int c1) {
+      for (int c = c0; c < c1; ++c) chunk(sc.col(work, p), c);
+    });
+  }
+  if (nchunks > 1)
+    parallel_for(int(wsize), [&](int i0, int i1) {
+      for (int c = 1; c < nchunks; ++c)
+        add_into(sc.partial.data() + (c - 1) * wsize + i0, std::size_t(i1 - i0), dw + i0);
+    });
+}
+
+// dx (+)= convᵀ(dy, w): the data gradient alone, overwriting dx or adding to it. The caller
+// holds the scratch mutex.
+template <class T>
+void data_grad(CpuKernels<T>& k, const ConvShape& s, const T* w, const T* dy, T* dx, T* work,
+               bool accumulate) {
+  if (data_grad_as_conv(s)) {
+    const ConvShape t = data_grad_shape(s);
+    T* wf = work + col_block_size(t);
+    const int KK = s.kh * s.kw;
+    for (int kk = 0; kk < s.K; ++kk)
+      for (int c = 0; c < s.C; ++c)
+        for (int p = 0; p < KK; ++p)
+          wf[(std::size_t(c) * s.K + kk) * KK + p] =
+              w[(std::size_t(kk) * s.C + c) * KK + KK - 1 - p];
+    conv_blocks(k, t, dy, wf, dx, work, T(accumulate ? 1 : 0));
+    return;
+  }
+  // General shapes: dcol = wᵀ·dy block by block, scattered back (serially over blocks; each
+  // block's scatter is parallel over channels).
+  const int HoWo = s.Ho() * s.Wo();
+  const int CKK = s.C * s.kh * s.kw;
+  const int ldy = s.B * HoWo;
+  const int nb = block_images(s);
+  for (int b0 = 0; b0 < s.B; b0 += nb) {
+    const int n = std::min(nb, s.B - b0);
+    k.gemm(true, false, CKK, n * HoWo, s.K, T(1), w, CKK, dy + b0 * HoWo, ldy, T(0), work,
+           n * HoWo);
+    col2im(s, work, b0, n, dx, accumulate);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void CpuKernels<T>::conv2d_forward_tangent(const ConvShape& s, const T* x, const T* xdot,
+                                           const T* w, const T* wdot, const T* bias_dot,
+                                           T* ydot, T* work) {
+  std::lock_guard<std::mutex> lock(scratch<T>().mu);
+  T beta = T(0);
+  if (wdot) {
+    conv_blocks(*this, s, x, wdot, ydot, work);
+    beta = T(1);
+  }
+  if (xdot) {
+    conv_blocks(*this, s, xdot, w, ydot, work, beta);
+    beta = T(1);
+  }
+  if (beta == T(0)) std::fill_n(ydot, s.y_size(), T(0));
+  if (bias_dot) {
+    const int ldy = s.B * s.Ho() * s.Wo();
+    parallel_for(s.K, [&](int k0, int k1) {
+      for (int k = k0; k < k1; ++k) {
+        T* row = ydot + std::size_t(k) * ldy;
+        affine(row, std::size_t(ldy), T(1), bias_dot[k], row);
+      }
+    });
+  }
+}
+
+template <class T>
+void CpuKernels<T>::conv2d_backward_tangent(const ConvShape& s, const T* x, const T* xdot,
+                                            const T* w, const T* wdot, const T* dy,
+                                            const T* dydot, T* dx, T* dxdot, T* dwdot,
+                                            T* dbias_dot, T* work) {
+  const int ldy = s.B * s.Ho() * s.Wo();
+  if (dbias_dot)
+    parallel_for(s.K, [&](int k0, int k1) {
+      for (int k = k0; k < k1; ++k)
+        dbias_dot[k] = T(lane_sum(dydot + std::size_t(k) * ldy, std::size_t(ldy)));
+    });
+  std::lock_guard<std::mutex> lock(scratch<T>().mu);
+  const T* xs[2];
+  const T* dys[2];
+  int terms = 0;
+  if (xdot) xs[terms] = xdot, dys[terms++] = dy;
+  xs[terms] = x, dys[terms++] = dydot;
+  weight_grad_terms(*this, s, terms, xs, dys, dwdot, work);
+  if (dx) data_grad(*this, s, w, dy, dx, work, false);
+  if (dxdot) {
+    data_grad(*this, s, w, dydot, dxdot, work, false);
+    if (wdot) data_grad(*this, s, wdot, dy, dxdot, work, true);
+  }
+}
+
 #define FSH_INSTANTIATE(T)                                                                    \
+  template void CpuKernels<T>::conv2d_forward_tangent(const ConvShape&, const T*, const T*,   \
+                                                      const T*, const T*, const T*, T*, T*);  \
+  template void CpuKernels<T>::conv2d_backward_tangent(const ConvShape&, const T*, const T*,  \
+                                                       const T*, const T*, const T*, const T*, \
+                                                       T*, T*, T*, T*, T*);                   \
   template void CpuKernels<T>::conv2d_forward(const ConvShape&, const T*, const T*, const T*, \
                                               T*, T*);                                        \
   template void CpuKernels<T>::conv2d_backward(const ConvShape&, const T*, const T*, const T*, \

@@ -51,6 +51,29 @@ class CpuKernels final : public Kernels<T> {
                            T* means) override;
   void class_means_backward(int R, int D, int N, const int32_t* labels, const T* dmeans,
                             T* dx) override;
+  void conv2d_forward_tangent(const ConvShape& s, const T* x, const T* xdot, const T* w,
+                              const T* wdot, const T* bias_dot, T* ydot, T* work) override;
+  void conv2d_backward_tangent(const ConvShape& s, const T* x, const T* xdot, const T* w,
+                               const T* wdot, const T* dy, const T* dydot, T* dx, T* dxdot,
+                               T* dwdot, T* dbias_dot, T* work) override;
+  void bn_relu_pool_forward_tangent(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                                    const T* xbias, const T* gamma, const T* mean, const T* var,
+                                    const T* y, const uint8_t* argmax, const T* xdot,
+                                    const T* xbias_dot, const T* gamma_dot, const T* beta_dot,
+                                    T* ydot) override;
+  void bn_relu_pool_backward_tangent(const BatchNormShape& bn, const PoolShape& pool, const T* x,
+                                     const T* xbias, const T* gamma, const T* mean, const T* var,
+                                     const T* y, const uint8_t* argmax, const T* dy,
+                                     const T* xdot, const T* xbias_dot, const T* gamma_dot,
+                                     const T* dydot, T* dx, T* dxdot, T* dxbias_dot,
+                                     T* dgamma_dot, T* dbeta_dot) override;
+  void linear_forward_tangent(int B, int D, int N, const T* x, const T* xdot, const T* w,
+                              const T* wdot, const T* bdot, T* ydot) override;
+  void linear_backward_tangent(int B, int D, int N, const T* x, const T* xdot, const T* w,
+                               const T* wdot, const T* dy, const T* dydot, T* dxdot, T* dwdot,
+                               T* dbdot) override;
+  void softmax_xent_backward_tangent(int B, int N, const T* probs, const T* ldot, T dloss,
+                                     T* dlogits_dot) override;
   void adam_update(std::size_t n, T* theta, const T* grad, T* m, T* v, double lr, double beta1,
                    double beta2, double eps, double weight_decay, int64_t t) override;
   void sgd_update(std::size_t n, T* theta, const T* grad, T* buf, double lr, double momentum,
