@@ -183,8 +183,7 @@ std::string report_svg(const Report& r) {
         << tick(std::round(v * 1e6) / 1e6) << "</text>\n";
     }
     o << "<text x=\"" << num((x0 + x1) / 2) << "\" y=\"" << num(y1 + 36)
-      << "\" text-anchor=\"middle\">adaptation time per episode, ms (median, " << T
-      << (T == 1 ? " thread" : " threads") << ", log scale)</text>\n";
+      << "\" text-anchor=\"middle\">adaptation time per episode (ms, log scale)</text>\n";
     o << "<text transform=\"translate(" << num(ox + 16) << "," << num((y0 + y1) / 2)
       << ") rotate(-90)\" text-anchor=\"middle\">accuracy (%), 95% CI</text>\n";
     for (const Cell& c : p.c->cells) {
@@ -208,7 +207,9 @@ std::string report_svg(const Report& r) {
   }
   o << "<text x=\"10\" y=\"" << num(H - 14) << "\" font-size=\"11\" fill=\"#555\">"
     << "Points: mean accuracy over the test episodes and median adaptation time (support set to "
-       "adapted classifier, warm). Bars: 95% confidence interval over episodes.</text>\n";
+       "adapted classifier, warm, "
+    << T << (T == 1 ? " thread" : " threads")
+    << "). Bars: 95% confidence interval of the accuracy over episodes.</text>\n";
   o << "</svg>\n";
   return o.str();
 }
