@@ -106,7 +106,9 @@ std::string report_svg(const Report& r) {
   const int cols = std::max<int>(1, std::min<int>(3, int(panels.size())));
   const int rows = std::max<int>(1, int((panels.size() + cols - 1) / cols));
   const double legend_h = 30 + 20.0 * ((labels.size() + 3) / 4);
-  const double top = 34 + legend_h, W = 20 + cols * pw, H = top + rows * ph + 40;
+  // At least 760 wide, so that the legend and the caption fit; the panels centred.
+  const double top = 34 + legend_h, W = std::max(760.0, 20 + cols * pw), H = top + rows * ph + 52;
+  const double left = (W - cols * pw) / 2;
   const int T = r.kernels.threads;
 
   std::ostringstream o;
@@ -130,7 +132,7 @@ std::string report_svg(const Report& r) {
 
   for (std::size_t pi = 0; pi < panels.size(); ++pi) {
     const Panel& p = panels[pi];
-    const double ox = 10 + double(pi % cols) * pw, oy = top + double(pi / cols) * ph;
+    const double ox = left + double(pi % cols) * pw, oy = top + double(pi / cols) * ph;
     const double x0 = ox + ml, x1 = ox + pw - mr, y0 = oy + mt, y1 = oy + ph - mb;
     // Data ranges: times (ms, > 0) on a log scale padded by a factor of 2 each way and at
     // least one decade wide; accuracies (%) with their CIs, padded, at least 2 points wide.
@@ -205,11 +207,12 @@ std::string report_svg(const Report& r) {
     }
     o << "</g>\n";
   }
-  o << "<text x=\"10\" y=\"" << num(H - 14) << "\" font-size=\"11\" fill=\"#555\">"
-    << "Points: mean accuracy over the test episodes and median adaptation time (support set to "
-       "adapted classifier, warm, "
-    << T << (T == 1 ? " thread" : " threads")
-    << "). Bars: 95% confidence interval of the accuracy over episodes.</text>\n";
+  o << "<text x=\"10\" y=\"" << num(H - 28) << "\" font-size=\"11\" fill=\"#555\">"
+    << "Points: mean accuracy over the test episodes; median time from support set to adapted "
+       "classifier (warm, "
+    << T << (T == 1 ? " thread" : " threads") << ").</text>\n";
+  o << "<text x=\"10\" y=\"" << num(H - 12) << "\" font-size=\"11\" fill=\"#555\">"
+    << "Bars: 95% confidence interval of the accuracy over the episodes.</text>\n";
   o << "</svg>\n";
   return o.str();
 }
