@@ -4,6 +4,7 @@
 // an SVG plot. With --quick it makes its own data and trains every registered method first.
 // All logic is in lib/bench; this file maps flags to it and writes the outputs.
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "bench/bench.hpp"
@@ -137,6 +138,15 @@ int run(int argc, char** argv) {
   report.command_line = command;
   report.seed = common.seed;
   report.quick = quick;
+  report.load_start = load_average();
+  report.cpus = cpus_online();
+  // Times each phase of the run (wall and CPU) into the report.
+  auto phase = [&](const std::string& name, const std::function<void()>& work) {
+    const Stopwatch w;
+    const double cpu = process_cpu_seconds();
+    work();
+    report.phases.push_back({name, w.seconds(), process_cpu_seconds() - cpu});
+  };
   std::vector<Conv4Config> shapes;
   auto note_shape = [&](const SectionResult& r) {
     Conv4Config c;
@@ -175,13 +185,16 @@ int run(int argc, char** argv) {
     }
     rgb.train_episodes = glyphs.train_episodes;
     {
-      Section s = make_quick_section("glyphs", glyphs, qo);
-      report.sections.push_back(run_section(s, bo));
+      Section s;
+      phase("28x28x1: data and training", [&] { s = make_quick_section("glyphs", glyphs, qo); });
+      phase("28x28x1: comparison", [&] { report.sections.push_back(run_section(s, bo)); });
     }
     if (!no_rgb) {
       qo.dir = (out / "rgb").string();
-      Section s = make_quick_section("RGB glyphs", rgb, qo);
-      report.sections.push_back(run_section(s, bo));
+      Section s;
+      phase("84x84x3: data and training",
+            [&] { s = make_quick_section("RGB glyphs", rgb, qo); });
+      phase("84x84x3: comparison", [&] { report.sections.push_back(run_section(s, bo)); });
       report.notes.push_back(
           "The RGB glyphs section exercises mini-ImageNet's input shape (84x84x3, Conv-4 with "
           "1600 features) with a short training: its times are the point, its accuracies only "
@@ -221,12 +234,14 @@ int run(int argc, char** argv) {
     }
     for (const std::string& m : models) s.entrants.push_back(load_entrant(m));
     check_labels(s.entrants);
-    report.sections.push_back(run_section(s, bo));
+    phase("comparison", [&] { report.sections.push_back(run_section(s, bo)); });
   }
   for (const SectionResult& r : report.sections) note_shape(r);
   bo.message("kernel figures (sgemm, Conv-4 forward and backward)");
-  report.kernels = measure_kernels(shapes, 78400, common.threads, kernel_seconds);
+  phase("kernel figures",
+        [&] { report.kernels = measure_kernels(shapes, 78400, common.threads, kernel_seconds); });
   report.threads = report.kernels.threads;
+  report.load_end = load_average();
   report.wall_seconds = wall.seconds();
   report.cpu_seconds = process_cpu_seconds();
 

@@ -332,11 +332,14 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
         cell.episode_accuracy = ev.accuracy;
         cell.accuracy = mean_ci95(ev.accuracy);
       }
+      m.reset();
       if (n_timed > 0) {
         std::vector<EpisodeTensors> timed;
         for (int64_t k = 0; k < n_timed; ++k) timed.push_back(to_tensors(es.images(k)));
+        // A fresh instance, so that the stretch sees its workspaces grow from nothing.
         PeakMemory memory;
         memory.start();
+        m = load_method(e.checkpoint, e.path);
         set_threads(1);
         cell.adapt_ms_1t = latency_stats(time_adaptation(*m, timed, o.timing_warmup));
         set_threads(o.threads);

@@ -165,7 +165,14 @@ struct Report {
   std::vector<SectionResult> sections;
   KernelFigures kernels;
   double wall_seconds = 0, cpu_seconds = 0;  // of the whole fsh-bench run
+  double load_start = -1, load_end = -1;      // load_average() at the start and the end
+  int cpus = 0;                               // cpus_online()
   std::vector<std::string> notes;            // said under the tables
+  struct Phase {
+    std::string name;
+    double wall_seconds = 0, cpu_seconds = 0;
+  };
+  std::vector<Phase> phases;  // where the run's time went
 };
 
 }  // namespace fsh::bench

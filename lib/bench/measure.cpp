@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace fsh::bench {
 
@@ -40,6 +41,15 @@ double maxrss_mib() {
 }
 
 }  // namespace
+
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = -1;
+  if (!(in >> load)) return -1;
+  return load;
+}
+
+int cpus_online() { return static_cast<int>(std::thread::hardware_concurrency()); }
 
 void PeakMemory::start() {
   malloc_trim(0);

@@ -25,6 +25,12 @@ class Stopwatch {
 // (getrusage(RUSAGE_SELF)).
 double process_cpu_seconds();
 
+// The system's 1-minute load average (/proc/loadavg; -1 where unknown) and the CPUs online:
+// together they say whether a run had the machine to itself (wall times and rates measured on
+// a shared machine are lower than it can do alone).
+double load_average();
+int cpus_online();
+
 // Peak resident memory of a stretch of work. Where Linux allows it (writing "5" to
 // /proc/self/clear_refs resets the high-water mark VmHWM to the current VmRSS), the peak is
 // that of the stretch alone: start() releases freed heap memory to the system (malloc_trim),

@@ -7,7 +7,7 @@
 //             4 rotations); every method trained the same way (start_run + train: Adam 1e-3,
 //             20-way 1-shot 5-query episodes, meta-batch 1, support statistics, the method's
 //             own default settings) for an equal share of the time budget; test episodes
-//             5w1s, 5w5s, 20w1s with 15 queries per class.
+//             5w1s and 5w5s with 15 queries per class, 20w1s with 5.
 //   84x84x3   synth --channels 3 --size 84 (mini-ImageNet's shape, Conv-4 with 1600
 //             features), small: a short training and a few 5-way 1-shot episodes, for the
 //             per-episode training and adaptation times of that shape (its accuracies only
@@ -34,7 +34,7 @@ struct QuickShape {
   std::vector<ConfigSpec> configs;        // test configurations
   int64_t episodes = 100;                 // test episodes per configuration
   int64_t train_way = 20, train_shot = 1, train_query = 5;
-  double train_seconds = 120;             // time budget, shared equally by the methods
+  double train_seconds = 90;              // time budget, shared equally by the methods
   int64_t train_episodes = 0;             // episode budget per method (0 = none)
 };
 

@@ -1,6 +1,7 @@
 // fsh-bench's markdown, CSV and JSON (see report.hpp; the SVG is in plot.cpp).
 #include "bench/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -60,7 +61,14 @@ std::string report_markdown(const Report& r) {
   o << "fsh " << r.version << "; " << T << " thread" << (T == 1 ? "" : "s") << "; seed "
     << r.seed << "; BLAS kernel " << r.kernels.blas.corename << " (" << r.kernels.blas.config
     << "). Whole run: " << fmt("%.0f", r.wall_seconds) << " s wall, "
-    << fmt("%.0f", r.cpu_seconds) << " s CPU.\n\n";
+    << fmt("%.0f", r.cpu_seconds) << " s CPU";
+  if (r.load_start >= 0)
+    o << "; load average " << fmt("%.2f", r.load_start) << " at the start, "
+      << fmt("%.2f", r.load_end) << " at the end, on " << r.cpus << " CPUs"
+      << (std::max(r.load_start, r.load_end) > 1.5 * r.cpus
+              ? " (a shared machine: times and rates are below what it does alone)"
+              : "");
+  o << ".\n\n";
   o << "Accuracy: mean over the test episodes ± 95% CI (1.96·sd/√n). Δ: the paired difference "
        "with the reference method on the same episodes, mean ± 95% CI of the per-episode "
        "differences, in percentage points. Adaptation: one episode's support set to its "
@@ -159,6 +167,13 @@ std::string report_markdown(const Report& r) {
          "timed meta-training steps (the highest over the configurations); in parentheses its "
          "growth over the resident memory when that began, the rest being what every method "
          "shares (program, dataset, episodes).\n";
+  }
+  if (!r.phases.empty()) {
+    o << "\nWhere the time went (wall and CPU seconds; CPU counts every thread):\n\n"
+         "| Phase | Wall (s) | CPU (s) |\n|---|---|---|\n";
+    for (const Report::Phase& p : r.phases)
+      o << "| " << p.name << " | " << fmt("%.1f", p.wall_seconds) << " | "
+        << fmt("%.1f", p.cpu_seconds) << " |\n";
   }
   for (const std::string& n : r.notes) o << "\n" << n << "\n";
   return o.str();
@@ -261,7 +276,9 @@ std::string report_json(const Report& r) {
   o << "{\"fsh_bench\":1,\"version\":" << js(r.version) << ",\"command_line\":"
     << js(r.command_line) << ",\"seed\":" << r.seed << ",\"threads\":" << k.threads
     << ",\"quick\":" << (r.quick ? "true" : "false") << ",\"wall_seconds\":" << jn(r.wall_seconds)
-    << ",\"cpu_seconds\":" << jn(r.cpu_seconds) << ",\n\"kernels\":{\"blas_corename\":"
+    << ",\"cpu_seconds\":" << jn(r.cpu_seconds) << ",\"load_average_start\":" << jn(r.load_start)
+    << ",\"load_average_end\":" << jn(r.load_end) << ",\"cpus\":" << r.cpus
+    << ",\n\"kernels\":{\"blas_corename\":"
     << js(k.blas.corename) << ",\"blas_config\":" << js(k.blas.config)
     << ",\"sgemm_size\":" << k.sgemm_size << ",\"sgemm_gflops_1t\":" << jn(k.sgemm_gflops_1t)
     << ",\"sgemm_gflops_nt\":" << jn(k.sgemm_gflops_nt) << ",\"conv4\":[";
@@ -325,6 +342,11 @@ std::string report_json(const Report& r) {
     }
     o << "]}";
   }
+  o << "],\n\"phases\":[";
+  for (std::size_t i = 0; i < r.phases.size(); ++i)
+    o << (i ? "," : "") << "{\"name\":" << js(r.phases[i].name)
+      << ",\"wall_seconds\":" << jn(r.phases[i].wall_seconds)
+      << ",\"cpu_seconds\":" << jn(r.phases[i].cpu_seconds) << "}";
   o << "],\n\"notes\":[";
   for (std::size_t i = 0; i < r.notes.size(); ++i) o << (i ? "," : "") << js(r.notes[i]);
   o << "]}\n";
