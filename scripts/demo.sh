@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# The main job on the built-in data: sets fsh up (scripts/setup.sh), then runs the whole
-# pipeline on a synthetic glyph dataset -- synthesize, split classes by alphabet (with
-# rotations), sample 600 test episodes, meta-train ProtoNet with validation, adapt to every
-# test episode, score them -- and draws one episode as a PNG. Outputs go to demo/.
-# Environment: DEMO_EPISODES (training episodes, default 1500).
+# The main job on the built-in data: sets fsh up (scripts/setup.sh), then runs
+# `fsh-bench --quick`: it synthesizes glyph data (28x28, and 84x84 RGB, mini-ImageNet's shape),
+# trains every method of this build on a small budget and compares them on the same test
+# episodes -- accuracy ± 95% CI, paired differences, adaptation time, meta-training throughput,
+# memory, sizes and the kernel rates of this machine. Then, with the files it wrote, the other
+# tools: ProtoNet's per-query predictions on the 5-way 1-shot episodes (fsh-eval) and a montage
+# of the episode it got most wrong (fsh-episodes show --predictions).
+# Outputs go to demo/: bench.md (also printed), bench.csv, bench.json, bench.svg, the data,
+# episodes and models (data/, episodes/, models/, rgb/), predictions-5w1s.tsv, errors.png.
+# Arguments are passed to fsh-bench (e.g. --no-rgb, --train-seconds 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 export PATH="$PWD/build/bin:$PATH"
 rm -rf demo
-mkdir -p demo
 set -x
-fsh-episodes synth --classes 400 --seed 1 -o demo/glyphs.h5
-fsh-episodes split demo/glyphs.h5 --by group --fraction 0.7,0.1,0.2 --rotations 4 --seed 1 \
-  -o demo/split.h5
-fsh-episodes sample demo/split.h5 --part test -N 5 -K 1 -Q 15 --count 600 --seed 1 \
-  -o demo/test-5w1s.h5
-fsh-episodes info demo/test-5w1s.h5
-fsh-episodes show demo/test-5w1s.h5 --episode 0 --scale 2 -o demo/episode0.png
-fsh-train --method protonet --data demo/split.h5 -N 20 -K 1 -Q 5 -n "${DEMO_EPISODES:-1500}" \
-  --val-every 500 --val-episodes 200 --log demo/train.csv -o demo/protonet.h5
-fsh-adapt -m demo/protonet.h5 -e demo/test-5w1s.h5 -o demo/adapted.h5
-fsh-eval -a demo/adapted.h5 -e demo/test-5w1s.h5
+fsh-bench --quick -o demo "$@"
+fsh-eval -m demo/models/protonet.h5 -e demo/episodes/5w1s.h5 --predictions demo/predictions-5w1s.tsv
+# The episode with the most wrong queries (column 6 of the TSV: correct).
+worst=$(awk -F'\t' 'NR > 1 { w[$1] += 1 - $6 } END { b = 0; for (e in w) if (w[e] > w[b]) b = e; print b }' \
+  demo/predictions-5w1s.tsv)
+fsh-episodes show demo/episodes/5w1s.h5 --predictions demo/predictions-5w1s.tsv \
+  --episode "$worst" --scale 3 -o demo/errors.png

@@ -78,3 +78,47 @@ TEST_CASE("montage rejects bad arguments") {
   CHECK_THROWS_AS(fsh::episode_montage(s, q, 2, 1, 3, 2, 2, 1, 1), fsh::shape_error);
   CHECK_THROWS_AS(fsh::episode_montage(s, q, 2, 1, 2, 2, 2, 2, 1), fsh::shape_error);
 }
+
+TEST_CASE("prediction montage: pairs, frames and the confused class's support image") {
+  // N = 2, K = 1, Q = 2, images 4x4 gray: image j (support j = 0..1, queries j = 2..5) has all
+  // pixels 10 + j except pixel (2, 2) = 100 + j.
+  std::vector<uint8_t> s, q;
+  for (int j = 0; j < 6; ++j) {
+    std::vector<uint8_t> img(16, uint8_t(10 + j));
+    img[2 * 4 + 2] = uint8_t(100 + j);
+    (j < 2 ? s : q).insert((j < 2 ? s : q).end(), img.begin(), img.end());
+  }
+  // Queries in order: class 0 q0, q1; class 1 q0, q1. Class 0's q1 is taken for class 1.
+  const fsh::Image m = fsh::prediction_montage(s, q, {0, 1, 1, 1}, 2, 1, 2, 4, 4, 1, 1);
+  // gap 1, cells 4x4, cols = max(K, 2Q) = 4: width = 1 + 4 x 5 = 21; height = 1 + 10 + 3 + 10
+  REQUIRE(m.width == 21);
+  REQUIRE(m.height == 24);
+  CHECK(m.channels == 3);
+  CHECK(m.at(6, 1, 0) == 11);  // support class 1 at (6, 1), gray repeated over the channels
+  CHECK(m.at(6, 1, 2) == 11);
+  // Query rows: class 0 at y = 1 + 10 + 3 = 14, class 1 at y = 19. Class 0: q0 (right) at
+  // x = 1, its second cell (x = 6) empty; q1 (wrong) at x = 11 framed red over its edge, and
+  // beside it (x = 16) class 1's support image framed light red.
+  CHECK(m.at(14, 1, 0) == 12);   // no frame on a right answer
+  CHECK(m.at(15, 7, 1) == 190);  // and nothing beside it
+  CHECK(m.at(14, 11, 0) == fsh::wrong_frame_rgb[0]);
+  CHECK(m.at(17, 14, 1) == fsh::wrong_frame_rgb[1]);
+  CHECK(m.at(15, 12, 0) == 13);   // q1's interior
+  CHECK(m.at(16, 13, 2) == 103);  // its pixel (2, 2)
+  CHECK(m.at(14, 16, 0) == fsh::confusion_frame_rgb[0]);
+  CHECK(m.at(15, 17, 0) == 11);   // class 1's support image
+  CHECK(m.at(16, 18, 1) == 101);
+  CHECK(m.at(15, 15, 0) == 190);  // the gap between the pair stays a separator
+  // Class 1's queries are both right: no frames, nothing beside them.
+  CHECK(m.at(19, 1, 0) == 14);
+  CHECK(m.at(20, 7, 0) == 190);
+  CHECK(m.at(19, 11, 1) == 15);
+  CHECK(m.at(20, 17, 0) == 190);
+
+  CHECK_THROWS_AS(fsh::prediction_montage(s, q, {0, 1, 1}, 2, 1, 2, 4, 4, 1, 1),
+                  fsh::shape_error);
+  CHECK_THROWS_AS(fsh::prediction_montage(s, q, {0, 2, 1, 1}, 2, 1, 2, 4, 4, 1, 1),
+                  fsh::shape_error);
+  CHECK_THROWS_AS(fsh::prediction_montage(s, q, {0, -1, 1, 1}, 2, 1, 2, 4, 4, 1, 1),
+                  fsh::shape_error);
+}

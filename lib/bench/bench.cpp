@@ -1,0 +1,380 @@
+// The comparison (see bench.hpp).
+#include "bench/bench.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "backend/registry.hpp"
+#include "data/fingerprint.hpp"
+#include "methods/evaluate.hpp"
+#include "methods/trainer.hpp"
+#include "nn/optim.hpp"
+#include "util/error.hpp"
+
+namespace fsh::bench {
+
+std::string ConfigSpec::key() const {
+  return std::to_string(n_way) + "w" + std::to_string(k_shot) + "s";
+}
+
+std::string ConfigSpec::name() const {
+  return std::to_string(n_way) + "-way " + std::to_string(k_shot) + "-shot";
+}
+
+ConfigSpec parse_config(const std::string& key, int64_t n_query) {
+  ConfigSpec c;
+  c.n_query = n_query;
+  long long n = 0, k = 0;
+  char w = 0, s = 0, extra = 0;
+  if (std::sscanf(key.c_str(), "%lld%c%lld%c%c", &n, &w, &k, &s, &extra) != 4 || w != 'w' ||
+      s != 's' || key.find_first_not_of("0123456789ws") != std::string::npos)
+    throw usage_error("configuration '" + key + "' is not of the form NwKs (e.g. 5w1s: 5-way "
+                      "1-shot)");
+  if (n < 2 || n > 100000 || k < 1 || k > 100000)
+    throw usage_error("configuration '" + key + "': ways must be in [2, 100000] and shots in "
+                      "[1, 100000]");
+  if (n_query < 1 || n_query > 100000)
+    throw usage_error("queries per class must be in [1, 100000], got " + std::to_string(n_query));
+  c.n_way = n;
+  c.k_shot = k;
+  return c;
+}
+
+std::vector<ConfigSpec> parse_configs(const std::string& list, int64_t n_query) {
+  std::vector<ConfigSpec> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const ConfigSpec c = parse_config(list.substr(start, comma - start), n_query);
+    for (const ConfigSpec& o : out)
+      if (o.key() == c.key()) throw usage_error("configuration " + c.key() + " is listed twice");
+    out.push_back(c);
+    start = comma + 1;
+  }
+  return out;
+}
+
+Entrant load_entrant(const std::string& spec) {
+  Entrant e;
+  const std::size_t eq = spec.find('=');
+  // "LABEL=PATH"; a '=' after a '/' belongs to the path.
+  if (eq != std::string::npos && spec.substr(0, eq).find('/') == std::string::npos) {
+    e.label = spec.substr(0, eq);
+    e.path = spec.substr(eq + 1);
+    if (e.label.empty()) throw usage_error("model '" + spec + "': the label before '=' is empty");
+  } else {
+    e.path = spec;
+  }
+  if (e.path.empty()) throw usage_error("model '" + spec + "': no file named");
+  e.checkpoint = read_checkpoint(e.path);
+  if (e.label.empty()) e.label = e.checkpoint.model.method;
+  for (char c : e.label)
+    if (c == ',' || c == '"' || c == '<' || c == '>' || c == '&' || c == '\\' ||
+        static_cast<unsigned char>(c) < 0x20)
+      throw usage_error("label '" + e.label + "' of " + e.path + ": labels may not hold , \" < > "
+                        "& \\ or control characters");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(e.path, ec);
+  e.file_bytes = ec ? 0 : static_cast<int64_t>(size);
+  return e;
+}
+
+void check_labels(const std::vector<Entrant>& entrants) {
+  for (std::size_t i = 0; i < entrants.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (entrants[i].label == entrants[j].label)
+        throw usage_error("two models are labelled '" + entrants[i].label + "' (" +
+                          entrants[j].path + " and " + entrants[i].path +
+                          "): name them with LABEL=PATH");
+}
+
+void add_episodes_file(Section& s, const std::string& path, const std::string& dataset_path) {
+  EpisodeSet es = open_episodes(path, dataset_path);
+  if (es.count() == 0) throw usage_error(path + ": holds no episodes");
+  const Episodes& e = es.episodes;
+  int64_t h = e.height, w = e.width, c = e.channels;
+  if (es.dataset) h = es.dataset->height, w = es.dataset->width, c = es.dataset->channels;
+  if (s.tests.empty() && s.height == 0) {
+    s.height = h;
+    s.width = w;
+    s.channels = c;
+  } else if (h != s.height || w != s.width || c != s.channels) {
+    throw usage_error(path + ": images are " + std::to_string(h) + "x" + std::to_string(w) + "x" +
+                      std::to_string(c) + ", the other test sets' " + std::to_string(s.height) +
+                      "x" + std::to_string(s.width) + "x" + std::to_string(s.channels));
+  }
+  TestSet t;
+  t.spec.n_way = e.n_way;
+  t.spec.k_shot = e.k_shot;
+  t.spec.n_query = e.n_query;
+  t.source = path;
+  t.images = es.source;
+  if (es.dataset) {
+    if (s.dataset) {
+      // Test sets share one dataset in memory: they must index the same one.
+      for (const TestSet& o : s.tests)
+        if (!o.episodes.embedded() && o.episodes.dataset_fingerprint != e.dataset_fingerprint)
+          throw usage_error(path + ": indexes another dataset (fingerprint " +
+                            e.dataset_fingerprint + ") than " + o.source + " (" +
+                            o.episodes.dataset_fingerprint + "); run fsh-bench once per dataset");
+    } else {
+      s.dataset = std::move(es.dataset);
+    }
+  }
+  t.episodes = std::move(es.episodes);
+  for (const TestSet& o : s.tests)
+    if (o.spec.key() == t.spec.key() && o.spec.n_query == t.spec.n_query)
+      throw usage_error(path + ": a second " + t.spec.name() + " test set (first: " + o.source +
+                        ")");
+  s.tests.push_back(std::move(t));
+}
+
+void sample_tests(Section& s, const std::vector<ConfigSpec>& configs, PartChoice part,
+                  int64_t count, uint64_t seed, bool within_group, const std::string& dataset_path,
+                  const std::string& where, const std::string& dir, const Provenance& prov) {
+  if (!s.dataset) throw usage_error("sample_tests: no dataset");
+  const std::string fingerprint = dataset_fingerprint(*s.dataset);
+  s.height = s.dataset->height;
+  s.width = s.dataset->width;
+  s.channels = s.dataset->channels;
+  for (const ConfigSpec& c : configs) {
+    SampleOptions o;
+    o.n_way = c.n_way;
+    o.k_shot = c.k_shot;
+    o.n_query = c.n_query;
+    o.count = count;
+    o.seed = seed;
+    o.part = part;
+    o.within_group = within_group;
+    TestSet t;
+    t.spec = c;
+    // `dataset_path` is what the file records, `where` what messages call it.
+    t.episodes = sample_episodes(*s.dataset, o, dataset_path, fingerprint);
+    t.source = std::to_string(count) + " episodes sampled from " + where + ", part " +
+               to_string(part) + (within_group ? " (within groups)" : "") + ", seed " +
+               std::to_string(seed);
+    if (!dir.empty()) {
+      const std::string file = (std::filesystem::path(dir) / (c.key() + ".h5")).string();
+      write_episodes(t.episodes, file, prov);
+      t.source += " -> " + file;
+    }
+    t.images = where;
+    s.tests.push_back(std::move(t));
+  }
+}
+
+namespace {
+
+// Lends a test set's episodes, and the section's dataset unless the images are embedded, to an
+// EpisodeSet for the library's adapt/evaluate functions, and takes them back when done (one
+// copy of the dataset in memory however many test sets share it).
+class LentSet {
+ public:
+  LentSet(Section& s, TestSet& t) : s_(s), t_(t) {
+    set_.episodes = std::move(t.episodes);
+    if (!set_.episodes.embedded()) {
+      if (!s.dataset) throw usage_error(t.source + ": no images for these episodes");
+      set_.dataset = std::move(s.dataset);
+      s.dataset.reset();
+    }
+    set_.source = t.images;
+  }
+  ~LentSet() {
+    t_.episodes = std::move(set_.episodes);
+    if (set_.dataset) s_.dataset = std::move(set_.dataset);
+  }
+  LentSet(const LentSet&) = delete;
+  LentSet& operator=(const LentSet&) = delete;
+  const EpisodeSet& get() const { return set_; }
+
+ private:
+  Section& s_;
+  TestSet& t_;
+  EpisodeSet set_;
+};
+
+std::string pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f%%", 100 * v);
+  return b;
+}
+
+std::string fixed(double v, int digits) {
+  char b[48];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+// Adaptation of each of `episodes`, timed one by one (ms), after `warmup` untimed ones.
+std::vector<double> time_adaptation(Method& m, const std::vector<EpisodeTensors>& episodes,
+                                    int64_t warmup) {
+  for (int64_t w = 0; w < warmup; ++w) m.adapt(episodes[std::size_t(w) % episodes.size()]);
+  std::vector<double> ms;
+  ms.reserve(episodes.size());
+  for (const EpisodeTensors& t : episodes) {
+    Stopwatch s;
+    const AdaptedClassifier a = m.adapt(t);
+    ms.push_back(1e3 * s.seconds());
+  }
+  return ms;
+}
+
+// Optimizer steps as fsh-train takes them, on a copy of the model's θ, over the test set's
+// episodes in turn; one untimed step first. Fills the cell's training figures.
+void time_training(const Entrant& e, const EpisodeSet& es, double seconds, Cell& cell) {
+  const Checkpoint& ck = e.checkpoint;
+  auto m = load_method(ck, e.path);
+  const std::size_t n = m->params().size();
+  std::unique_ptr<Optimizer> opt;
+  if (ck.train.optimizer == "sgd")
+    opt = std::make_unique<Sgd>(n, SgdConfig{ck.train.momentum, 0.0});
+  else
+    opt = std::make_unique<Adam>(n);
+  const int64_t B = std::max<int64_t>(1, ck.train.meta_batch);
+  const double lr = ck.train.schedule.lr(ck.episode);
+  std::vector<EpisodeTensors> batch(static_cast<std::size_t>(B));
+  std::vector<float> scratch;
+  int64_t next = 0;
+  auto step = [&] {
+    for (auto& t : batch) t = to_tensors(es.images(next++ % es.count()));
+    meta_batch_gradient(*m, batch, scratch);
+    opt->step(m->params().values(), m->params().grads(), lr);
+  };
+  step();
+  Stopwatch s;
+  int64_t steps = 0;
+  do {
+    step();
+    ++steps;
+  } while (s.seconds() < seconds);
+  cell.meta_batch = B;
+  cell.train_seconds_timed = s.seconds();
+  cell.train_tasks_timed = steps * B;
+  cell.train_tasks_per_s = double(cell.train_tasks_timed) / cell.train_seconds_timed;
+}
+
+}  // namespace
+
+SectionResult run_section(Section& s, const BenchOptions& o) {
+  if (s.entrants.empty()) throw usage_error("no methods to compare");
+  if (s.tests.empty()) throw usage_error("no test episodes");
+  check_labels(s.entrants);
+  auto say = [&](const std::string& m) {
+    if (o.message) o.message(m);
+  };
+  SectionResult r;
+  r.name = s.name;
+  r.height = s.height;
+  r.width = s.width;
+  r.channels = s.channels;
+  r.reference = s.entrants.front().label;
+  bool found = false;
+  for (const Entrant& e : s.entrants) found |= e.label == o.reference;
+  if (found) {
+    r.reference = o.reference;
+  } else if (o.reference_required) {
+    std::string labels;
+    for (const Entrant& e : s.entrants) labels += (labels.empty() ? "" : ", ") + e.label;
+    throw usage_error("reference '" + o.reference + "' is not among the methods (" + labels +
+                      ")");
+  }
+  for (const Entrant& e : s.entrants) {
+    const Conv4Config& b = e.checkpoint.model.backbone;
+    if (b.in_channels != s.channels || b.height != s.height || b.width != s.width)
+      throw usage_error(e.path + ": the model takes " + std::to_string(b.height) + "x" +
+                        std::to_string(b.width) + "x" + std::to_string(b.in_channels) +
+                        " images, the test episodes have " + std::to_string(s.height) + "x" +
+                        std::to_string(s.width) + "x" + std::to_string(s.channels));
+    MethodSummary m;
+    m.label = e.label;
+    m.method = e.checkpoint.model.method;
+    m.path = e.path;
+    m.bn = to_string(e.checkpoint.model.bn);
+    m.settings = describe_settings(method_info(m.method).settings, e.checkpoint.model.settings);
+    m.parameters = static_cast<int64_t>(e.checkpoint.params.size());
+    m.param_bytes = m.parameters * int64_t(sizeof(float));
+    m.file_bytes = e.file_bytes;
+    m.trained_episodes = e.checkpoint.episode;
+    m.trained_seconds = e.checkpoint.elapsed_seconds;
+    m.stopped_by = e.stopped_by;
+    m.trained_here = e.trained_here;
+    m.training_memory = e.training_memory;
+    r.methods.push_back(m);
+  }
+
+  set_threads(o.threads);
+  const int all = threads();
+  for (TestSet& t : s.tests) {
+    LentSet lent(s, t);
+    const EpisodeSet& es = lent.get();
+    ConfigResult cr;
+    cr.spec = t.spec;
+    cr.episodes = es.count();
+    cr.source = t.source;
+    const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
+    for (std::size_t i = 0; i < s.entrants.size(); ++i) {
+      const Entrant& e = s.entrants[i];
+      say(s.name + ", " + t.spec.name() + ": " + e.label + " on " + std::to_string(es.count()) +
+          " episodes");
+      set_threads(o.threads);
+      Cell cell;
+      cell.label = e.label;
+      auto m = load_method(e.checkpoint, e.path);
+      {
+        const AdaptedSet a = adapt_episodes(*m, es);
+        const std::size_t per_episode = a.scale.size() + a.shift.size() + a.head_weight.size() +
+                                        a.head_bias.size() + a.convs.size();
+        cell.adapted_bytes_per_episode =
+            double(per_episode) * sizeof(float) / double(std::max<int64_t>(1, a.count()));
+        const Evaluation ev = evaluate_adapted(a, es, false, e.path);
+        cell.episode_accuracy = ev.accuracy;
+        cell.accuracy = mean_ci95(ev.accuracy);
+      }
+      m.reset();
+      if (n_timed > 0) {
+        std::vector<EpisodeTensors> timed;
+        for (int64_t k = 0; k < n_timed; ++k) timed.push_back(to_tensors(es.images(k)));
+        // A fresh instance, so that the stretch sees its workspaces grow from nothing.
+        PeakMemory memory;
+        memory.start();
+        m = load_method(e.checkpoint, e.path);
+        set_threads(1);
+        cell.adapt_ms_1t = latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+        set_threads(o.threads);
+        cell.adapt_ms_nt = all == 1 ? cell.adapt_ms_1t
+                                    : latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+        cell.adapt_memory = memory.read();
+      }
+      m.reset();
+      if (o.train_seconds > 0) {
+        PeakMemory memory;
+        memory.start();
+        time_training(e, es, o.train_seconds, cell);
+        cell.train_memory = memory.read();
+      }
+      MethodSummary& ms = r.methods[i];
+      if (cell.adapt_memory.peak_mib > ms.adapt_memory.peak_mib) ms.adapt_memory = cell.adapt_memory;
+      if (cell.train_memory.peak_mib > ms.train_memory.peak_mib) ms.train_memory = cell.train_memory;
+      say("  " + pct(cell.accuracy.mean) + " ± " + pct(cell.accuracy.ci95) + "; adaptation " +
+          fixed(cell.adapt_ms_1t.median, 2) + " ms (1 thread), " +
+          fixed(cell.adapt_ms_nt.median, 2) + " ms (" + std::to_string(all) +
+          " threads); meta-training " + fixed(cell.train_tasks_per_s, 1) + " tasks/s");
+      cr.cells.push_back(std::move(cell));
+    }
+    const Cell* ref = nullptr;
+    for (const Cell& c : cr.cells)
+      if (c.label == r.reference) ref = &c;
+    for (Cell& c : cr.cells)
+      if (&c != ref) {
+        c.delta = paired_difference_ci95(c.episode_accuracy, ref->episode_accuracy);
+        c.has_delta = true;
+      }
+    r.configs.push_back(std::move(cr));
+  }
+  set_threads(o.threads);
+  return r;
+}
+
+}  // namespace fsh::bench
