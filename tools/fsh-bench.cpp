@@ -31,10 +31,13 @@ int run(int argc, char** argv) {
   const Stopwatch wall;
   std::string methods_list;
   for (const auto& n : method_names()) methods_list += (methods_list.empty() ? "" : ", ") + n;
+  std::string quick_list;
+  for (const auto& n : quick_default_methods(quick_glyphs().configs))
+    quick_list += (quick_list.empty() ? "" : ", ") + n;
   CLI::App app("Compare few-shot methods on the same test episodes: accuracy ± 95% CI, paired "
                "differences, adaptation time, meta-training throughput, memory, model size and "
                "kernel rates, as markdown, CSV, JSON and SVG. Methods in this build: " +
-                   methods_list + ".",
+                   methods_list + ". --quick enters by default: " + quick_list + ".",
                tool);
   app.set_version_flag("--version", cli::version_text(tool));
   cli::CommonOptions common;

@@ -48,15 +48,45 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
+bool quick_can_enter(const std::string& method, const std::vector<ConfigSpec>& configs,
+                     std::string* why) {
+  const MethodInfo& info = method_info(method);
+  if (!info.protocol.n_way) return true;
+  for (const ConfigSpec& c : configs)
+    if (c.n_way != *info.protocol.n_way) {
+      if (why)
+        *why = method + "'s head is fixed to " + std::to_string(*info.protocol.n_way) +
+               " ways by its protocol, and configuration " + c.name() +
+               " has another: --quick does not yet train one model per way count";
+      return false;
+    }
+  return true;
+}
+
+std::vector<std::string> quick_default_methods(const std::vector<ConfigSpec>& configs) {
+  std::vector<std::string> out;
+  for (const std::string& m : method_names())
+    if (quick_can_enter(m, configs, nullptr)) out.push_back(m);
+  return out;
+}
+
 Section make_quick_section(const std::string& name, const QuickShape& q, const QuickOptions& o) {
   namespace fs = std::filesystem;
   auto say = [&](const std::string& m) {
     if (o.message) o.message(m);
   };
-  std::vector<std::string> methods = o.methods.empty() ? method_names() : o.methods;
+  std::vector<std::string> methods = o.methods.empty() ? quick_default_methods(q.configs) : o.methods;
   if (q.train_seconds <= 0 && q.train_episodes <= 0)
     throw usage_error("quick training needs a time budget or an episode budget");
-  for (const std::string& m : methods) method_info(m);  // usage_error for an unknown name
+  for (const std::string& m : methods) {
+    std::string why;
+    if (!quick_can_enter(m, q.configs, &why)) throw usage_error(why);  // also: unknown name
+  }
+  if (o.methods.empty())
+    for (const std::string& m : method_names()) {
+      std::string why;
+      if (!quick_can_enter(m, q.configs, &why)) say(name + ": not entering " + why);
+    }
   const fs::path dir(o.dir);
   for (const char* sub : {"data", "episodes", "models"}) fs::create_directories(dir / sub);
 

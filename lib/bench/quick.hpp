@@ -52,6 +52,14 @@ struct QuickOptions {
   Provenance provenance;             // tool and command line for the files written
 };
 
+// Whether --quick can enter `method` on these configurations: not when the method's protocol
+// fixes its head to one way count (maml) and a configuration has another (that needs one model
+// per way count, which --quick does not train yet); *why says so.
+bool quick_can_enter(const std::string& method, const std::vector<ConfigSpec>& configs,
+                     std::string* why);
+// The methods --quick enters by default: every registered one it can.
+std::vector<std::string> quick_default_methods(const std::vector<ConfigSpec>& configs);
+
 // Synthesizes and splits the data, writes it (dir/data/glyphs.h5), samples and writes the
 // test episodes (dir/episodes/<key>.h5), trains every method (dir/models/<method>.h5) and
 // returns the section, ready for run_section.

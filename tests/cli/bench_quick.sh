@@ -10,7 +10,7 @@ cd "$d"
 fail=0
 die() { echo "FAIL: $*" >&2; fail=1; }
 
-methods=$(fsh-bench --help | tr '\n' ' ' | sed -n 's/.*Methods in this build: \([^.]*\)\..*/\1/p')
+methods=$(fsh-bench --help | tr '\n' ' ' | sed -n 's/.*--quick enters by default: \([^.]*\)\..*/\1/p')
 [ -n "$methods" ] || die "fsh-bench --help does not list the methods"
 fsh-bench --quick --classes 100 --train-episodes 3 --count 4 --timing-episodes 2 \
   --train-timing 0.05 --kernel-seconds 0.02 -o q -q >q.md || die "fsh-bench --quick"
@@ -19,7 +19,7 @@ for f in bench.md bench.csv bench.json bench.svg data/glyphs.h5 episodes/5w1s.h5
   [ -f "q/$f" ] || die "q/$f missing"
 done
 cmp -s q.md q/bench.md || die "stdout differs from bench.md"
-for m in ${methods//,/ }; do
+for m in ${methods//,/ }; do  # (the methods every section holds)
   [ -f "q/models/$m.h5" ] && [ -f "q/rgb/models/$m.h5" ] || die "model of $m missing"
 done
 /usr/bin/python3 - "$methods" <<'EOF' || die "bench.json does not hold every method"
@@ -27,11 +27,14 @@ import json, sys
 want = [m.strip() for m in sys.argv[1].split(",")]
 r = json.load(open("q/bench.json"))
 assert [s["name"] for s in r["sections"]] == ["glyphs", "RGB glyphs"], r["sections"]
+# The glyphs section (5w1s, 5w5s, 20w1s) holds the methods --quick enters by default; the RGB
+# section (5w1s only) may hold more (a method with a head fixed to 5 ways enters there).
 for s in r["sections"]:
-    assert [m["label"] for m in s["methods"]] == want, (s["name"], s["methods"])
+    got = [m["label"] for m in s["methods"]]
+    assert got == want if s["name"] == "glyphs" else got[:len(want)] == want, (s["name"], got)
     assert all(m["trained_here"] and m["trained_episodes"] == 3 for m in s["methods"])
     for c in s["configurations"]:
-        assert [x["label"] for x in c["results"]] == want
+        assert [x["label"] for x in c["results"]] == got
         assert all(len(x["episode_accuracy"]) == c["episodes"] for x in c["results"])
 assert [(s["height"], s["channels"]) for s in r["sections"]] == [(28, 1), (84, 3)]
 assert [c["key"] for c in r["sections"][0]["configurations"]] == ["5w1s", "5w5s", "20w1s"]
