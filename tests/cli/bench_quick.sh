@@ -12,7 +12,10 @@ die() { echo "FAIL: $*" >&2; fail=1; }
 
 methods=$(fsh-bench --help | tr '\n' ' ' | sed -n 's/.*--quick enters by default: \([^.]*\)\..*/\1/p')
 [ -n "$methods" ] || die "fsh-bench --help does not list the methods"
+# Time budgets far above what 3 episodes take, so that the episode budget binds whatever the
+# machine's load (a loaded CI machine once stopped MAML's 84x84 training by time first).
 fsh-bench --quick --classes 100 --train-episodes 3 --count 4 --timing-episodes 2 \
+  --train-seconds 600 --rgb-train-seconds 600 \
   --train-timing 0.05 --kernel-seconds 0.02 -o q -q >q.md || die "fsh-bench --quick"
 for f in bench.md bench.csv bench.json bench.svg data/glyphs.h5 episodes/5w1s.h5 \
   episodes/5w5s.h5 episodes/20w1s.h5 rgb/data/glyphs.h5 rgb/episodes/5w1s.h5; do
