@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "methods/checkpoint.hpp"
 #include "util/error.hpp"
@@ -139,8 +140,13 @@ AdaptedSet read_adapted(const io::Reader& r) {
   s.model = read_model_config(r, false);
   const Conv4Config& cfg = s.model.backbone;
   const int64_t E = r.attr_int("episodes", "count");
-  s.n_way = static_cast<int>(r.attr_int("episodes", "n_way"));
-  if (E < 0 || s.n_way < 2) throw format_error(f + ": /episodes: bad count or n_way");
+  const int64_t ways = r.attr_int("episodes", "n_way");
+  if (E < 0) throw format_error(f + ": /episodes: count is " + std::to_string(E) + "; expected >= 0");
+  if (ways < 2 || ways > std::numeric_limits<int>::max())
+    throw format_error(f + ": /episodes: n_way is " + std::to_string(ways) + "; expected >= 2");
+  s.n_way = static_cast<int>(ways);
+  // The count against the arrays before anything of that size is allocated.
+  s.head_bias = r.get_f32("episodes/head.bias", {E, ways});
   s.k_shot = r.attr_int("episodes", "k_shot");
   s.n_query = r.attr_int("episodes", "n_query");
   s.first = r.attr_int("episodes", "first");
@@ -196,7 +202,6 @@ AdaptedSet read_adapted(const io::Reader& r) {
       }
   }
   s.head_weight = r.get_f32("episodes/head.weight", {E, N, int64_t(cfg.feature_dim())});
-  s.head_bias = r.get_f32("episodes/head.bias", {E, N});
   finite(s.head_weight, "episodes/head.weight");
   finite(s.head_bias, "episodes/head.bias");
   return s;
