@@ -2,6 +2,7 @@
 // into one-line fsh exceptions and output made atomic and deterministic.
 #include "io/hdf5.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +35,13 @@ namespace {
 // HDF5's signature; a file may start with it at 0, 512, 1024, 2048, ... (after a user block).
 constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
 
+// No library shutdown at exit: after a failed close (a write that hit a full disk) HDF5 1.10
+// keeps the file in its tables and crashes closing it again from its atexit handler. Every fsh
+// file is closed explicitly (the temporary of a failed write removed), so the handler has
+// nothing to do. H5dont_atexit works only before the library initialises, which any HDF5 call
+// does (--version text is built at start-up), hence a static initialiser.
+const bool g_hdf5_no_atexit = (H5dont_atexit(), true);
+
 void silence_hdf5() {
   static const bool done = [] {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -58,6 +66,15 @@ std::string hdf5_cause() {
 
 std::string with_cause(const std::string& msg) {
   std::string c = hdf5_cause();
+  // A failed write's description spans lines (it embeds a time stamp) and lists buffer
+  // addresses; its errno text is what says what happened ("File too large").
+  const std::string::size_type at = c.find("error message = '");
+  if (at != std::string::npos) {
+    const std::string::size_type from = at + 17, to = c.find('\'', from);
+    c = c.substr(0, c.find(':')) + ": " + c.substr(from, to == std::string::npos ? to : to - from);
+  }
+  for (char& ch : c)
+    if (ch == '\n' || ch == '\r') ch = ' ';
   return c.empty() ? msg : msg + " (HDF5: " + c + ")";
 }
 
@@ -77,9 +94,11 @@ class Handle {
     }
     return *this;
   }
-  void reset() {
-    if (id_ >= 0 && close_) close_(id_);
+  // Closes now; false when the close failed (for a file: its last writes did not succeed).
+  bool reset() {
+    const bool ok = id_ < 0 || !close_ || close_(id_) >= 0;
     id_ = -1;
+    return ok;
   }
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
@@ -458,12 +477,21 @@ void Writer::commit() {
       throw io_error(std::string("<stdout>: write failed (") + std::strerror(errno) + ")");
   } else {
     hid_t id = w.file.get();
-    if (H5Fflush(id, H5F_SCOPE_GLOBAL) < 0) {
-      std::string msg = with_cause(path_ + ": cannot write (disk full?)");
+    // Flush and close (closing writes too: a failure there would otherwise leave a short file
+    // to be renamed into place), then fsync, so that the rename never publishes a file whose
+    // bytes are not on disk yet.
+    const bool written = H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 && w.file.reset();
+    std::string failure = written ? "" : with_cause("cannot write");
+    if (written) {
+      const int fd = ::open(w.tmp.c_str(), O_RDONLY);
+      if (fd < 0 || ::fsync(fd) != 0) failure = std::string("cannot write: ") + std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+    }
+    if (!failure.empty()) {
+      const std::string msg = path_ + ": " + failure + " (disk full?)";
       w.discard();
       throw io_error(msg);
     }
-    w.file.reset();
     if (std::rename(w.tmp.c_str(), path_.c_str()) != 0) {
       std::string msg = path_ + ": cannot rename the finished temporary file into place (" +
                         std::strerror(errno) + ")";
