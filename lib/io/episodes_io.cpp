@@ -85,8 +85,8 @@ Episodes read_fields(const io::Reader& r) {
   constexpr int64_t most = std::numeric_limits<int32_t>::max();
   if (e.n_way > most || e.k_shot > most || e.n_query > most ||
       e.n_way * (e.k_shot + e.n_query) > most)
-    fail("episode shape n_way=" + std::to_string(e.n_way) + " k_shot=" +
-         std::to_string(e.k_shot) + " n_query=" + std::to_string(e.n_query) +
+    fail("episode shape n_way=" + std::to_string(e.n_way) + " k_shot=" + std::to_string(e.k_shot) +
+         " n_query=" + std::to_string(e.n_query) +
          " holds more images than an int32-indexed dataset can (2^31 - 1)");
   io::Shape s;
   e.classes = r.get_i32("classes", {io::any, e.n_way}, &s);

@@ -484,7 +484,8 @@ void Writer::commit() {
     std::string failure = written ? "" : with_cause("cannot write");
     if (written) {
       const int fd = ::open(w.tmp.c_str(), O_RDONLY);
-      if (fd < 0 || ::fsync(fd) != 0) failure = std::string("cannot write: ") + std::strerror(errno);
+      if (fd < 0 || ::fsync(fd) != 0)
+        failure = std::string("cannot write: ") + std::strerror(errno);
       if (fd >= 0) ::close(fd);
     }
     if (!failure.empty()) {
@@ -844,7 +845,8 @@ std::vector<std::string> Reader::get_strings(const std::string& name, int64_t n)
   Shape s = impl_->check_shape(ds.get(), name, {n});
   // Fixed-length strings are read into one buffer of count x length bytes.
   if (H5Tis_variable_str(type.get()) <= 0 &&
-      static_cast<uint64_t>(s[0]) > (uint64_t{1} << 40) / std::max<std::size_t>(1, H5Tget_size(type.get())))
+      static_cast<uint64_t>(s[0]) >
+          (uint64_t{1} << 40) / std::max<std::size_t>(1, H5Tget_size(type.get())))
     impl_->fail_format("dataset " + dataset_name(name) + " declares " + std::to_string(s[0]) +
                        " strings of " + std::to_string(H5Tget_size(type.get())) +
                        " bytes, too large for any array");

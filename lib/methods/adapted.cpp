@@ -141,7 +141,8 @@ AdaptedSet read_adapted(const io::Reader& r) {
   const Conv4Config& cfg = s.model.backbone;
   const int64_t E = r.attr_int("episodes", "count");
   const int64_t ways = r.attr_int("episodes", "n_way");
-  if (E < 0) throw format_error(f + ": /episodes: count is " + std::to_string(E) + "; expected >= 0");
+  if (E < 0)
+    throw format_error(f + ": /episodes: count is " + std::to_string(E) + "; expected >= 0");
   if (ways < 2 || ways > std::numeric_limits<int>::max())
     throw format_error(f + ": /episodes: n_way is " + std::to_string(ways) + "; expected >= 2");
   s.n_way = static_cast<int>(ways);

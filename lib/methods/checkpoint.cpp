@@ -239,8 +239,8 @@ Checkpoint read_checkpoint(const io::Reader& r) {
     const std::string name = "params/" + v.name;
     const io::Shape want(v.shape.begin(), v.shape.end());
     if (r.has(name) && r.shape(name) != want)
-      throw format_error(f + ": dataset /" + name + " has shape " + io::shape_string(r.shape(name)) +
-                         "; expected " + io::shape_string(want));
+      throw format_error(f + ": dataset /" + name + " has shape " +
+                         io::shape_string(r.shape(name)) + "; expected " + io::shape_string(want));
   }
   auto method = make_method(c.model);
   const ParamLayout& layout = method->params().layout();
@@ -265,11 +265,10 @@ Checkpoint read_checkpoint(const io::Reader& r) {
   const int64_t slots = r.attr_int("optimizer", "slots");
   const int64_t want = kind.empty() ? 0 : kind == "adam" ? 2 : t.momentum > 0 ? 1 : 0;
   if (slots != want)
-    throw format_error(f + ": /optimizer: slots is " + std::to_string(slots) + "; expected " +
-                       std::to_string(want) + " for " +
-                       (kind.empty() ? std::string("no state") : kind) +
-                       (kind == "sgd" ? (t.momentum > 0 ? " with momentum" : " without momentum")
-                                      : ""));
+    throw format_error(
+        f + ": /optimizer: slots is " + std::to_string(slots) + "; expected " +
+        std::to_string(want) + " for " + (kind.empty() ? std::string("no state") : kind) +
+        (kind == "sgd" ? (t.momentum > 0 ? " with momentum" : " without momentum") : ""));
   for (int64_t i = 0; i < slots; ++i) {
     const std::string name = "optimizer/slot" + std::to_string(i);
     c.optimizer.slots.push_back(r.get_f32(name, {int64_t(layout.size())}));

@@ -67,13 +67,13 @@ void check_resume_data(Checkpoint& ck, const TrainingData& data, const std::stri
   if (data.dataset && !ck.train.data_fingerprint.empty() &&
       data.fingerprint != ck.train.data_fingerprint)
     throw format_error(data_path + ": this is not the dataset " + where +
-                      " was trained on (fingerprint " + data.fingerprint + ", expected " +
-                      ck.train.data_fingerprint + ")");
+                       " was trained on (fingerprint " + data.fingerprint + ", expected " +
+                       ck.train.data_fingerprint + ")");
   if (data.episodes && !ck.train.data_fingerprint.empty() &&
       data.fingerprint != ck.train.data_fingerprint)
     throw format_error(data_path + ": these episodes index another dataset than the one " + where +
-                      " was trained on (fingerprint " + data.fingerprint + ", expected " +
-                      ck.train.data_fingerprint + ")");
+                       " was trained on (fingerprint " + data.fingerprint + ", expected " +
+                       ck.train.data_fingerprint + ")");
   ck.train.data_fingerprint = data.fingerprint;
 }
 

@@ -15,8 +15,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   static const std::string path = [] {
     const char* dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/fsh-fuzz-zip-" +
-           std::to_string(getpid()) + ".zip";
+    return std::string(dir && *dir ? dir : "/tmp") + "/fsh-fuzz-zip-" + std::to_string(getpid()) +
+           ".zip";
   }();
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0) {

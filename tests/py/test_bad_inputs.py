@@ -16,19 +16,24 @@ held before (no output, no temporary). Parse errors may add CLI11's one hint lin
 
 Each table row: (description, setup, command, expected status, expected fragment). `setup`
 makes the case's own file {f} (from a valid fixture, changed one way); {f} in the command and
-the fragment is replaced by its name. Exit 77 (skip) without h5py/numpy."""
+the fragment is replaced by its name. Exit 77 (skip) without h5py/numpy/PIL."""
+import io
 import os
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import zipfile
+import zlib
 
 try:
     import h5py
     import numpy as np
+    from PIL import Image
 except ImportError:
-    print("h5py/numpy not available for /usr/bin/python3: skipping", file=sys.stderr)
+    print("h5py/numpy/PIL not available for /usr/bin/python3: skipping", file=sys.stderr)
     sys.exit(77)
 
 for tool in ("fsh-episodes", "fsh-train", "fsh-adapt", "fsh-eval"):
@@ -171,6 +176,42 @@ def refit_fingerprint(h):
         del h.attrs["fingerprint"]
 
 
+# Image headers and a zip entry that claim gigabytes: refused before anything of that size is
+# allocated.
+def png_chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def forged_png(f):
+    os.makedirs(f + ".d/c")
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)  # 8-bit gray, CRC correct
+    idat = zlib.compress(bytes(30001 * 2))
+    with open(f + ".d/c/big.png", "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
+                  + png_chunk(b"IEND", b""))
+
+
+def forged_jpeg(f):
+    os.makedirs(f + ".d/c")
+    b = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(b, "JPEG")
+    data = bytearray(b.getvalue())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", 30000, 30000)
+    open(f + ".d/c/big.jpg", "wb").write(data)
+
+
+def forged_zip(f):
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("images_background/Latin/character01/0001_01.png", b"\x89PNG\r\n\x1a\n" * 4)
+    data = bytearray(open(f, "rb").read())
+    for sig, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # uncompressed size fields
+        i = data.find(sig)
+        data[i + at:i + at + 4] = struct.pack("<I", 0xFFFFFFF0)
+    open(f, "wb").write(data)
+
+
 # Root cannot be denied a read by permissions: the unreadable cases then run as "nobody".
 AS_NOBODY = []
 if os.geteuid() == 0:
@@ -211,6 +252,16 @@ CASES = [
      "absent.h5: cannot open"),
     ("missing --dataset", None, "fsh-eval -q -a adapted.h5 -e ep.h5 --dataset absent.h5", 1,
      "absent.h5: cannot open"),
+    ("import: a PNG claiming 30000x30000", forged_png, "fsh-episodes import folder {f}.d -o out.h5",
+     1, "{f}.d/c/big.png: corrupt or unsupported PNG: image too large (30000x30000, at most "
+        "67108864 pixels)"),
+    ("import: a JPEG claiming 30000x30000", forged_jpeg,
+     "fsh-episodes import folder {f}.d -o out.h5", 1,
+     "{f}.d/c/big.jpg: corrupt or unsupported JPEG: image too large (30000x30000"),
+    ("import: a zip entry claiming 4 GB", forged_zip, "fsh-episodes import omniglot {f} -o out.h5",
+     1, "{f}:images_background/Latin/character01/0001_01.png: zip entry claims 4294967280 bytes"),
+    ("import: a corrupt PNG", None, "fsh-episodes import folder tree -o out.h5", 1,
+     "tree/cls/broken.png: corrupt or unsupported PNG"),
     ("missing import source", None, "fsh-episodes import omniglot absent.zip -o out.h5", 1,
      "absent.zip: no such file or directory"),
     ("unreadable dataset", unreadable("syn.h5"), "fsh-episodes info {f}", 1,
@@ -551,6 +602,10 @@ CASES = [
      "--per-group must be in [1, --classes = 10]"),
     ("import --size 0", None, "fsh-episodes import folder tree --size 0 -o out.h5", 2,
      "--size must be N or HxW"),
+    ("sample --seed -1", None, "fsh-episodes sample syn.h5 -N 2 --seed -1 -o out.h5", 2,
+     "--seed: Value -1 is not a non-negative integer"),
+    ("train --seed -1", None, train("--data split.h5 --seed -1"), 2,
+     "--seed: Value -1 is not a non-negative integer"),
     ("sample -N 0", None, "fsh-episodes sample syn.h5 -N 0 -o out.h5", 2,
      "--ways: Value 0 not in range 1 to 100000"),
     ("sample --count 0", None, "fsh-episodes sample syn.h5 --count 0 -o out.h5", 2,
