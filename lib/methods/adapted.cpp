@@ -167,6 +167,20 @@ AdaptedSet read_adapted(const io::Reader& r) {
   if (present && r.version() < 2)
     throw format_error(f + ": per-episode convolutions need fsh-adapted version 2, the file "
                            "says " + std::to_string(r.version()));
+  // Every shape against /config and the count before anything of their size is allocated
+  // (a damaged hidden or depth would otherwise ask for gigabytes first).
+  auto expect_shape = [&](const std::string& name, const io::Shape& want) {
+    if (r.shape(name) != want)
+      throw format_error(f + ": dataset /" + name + " has shape " +
+                         io::shape_string(r.shape(name)) + "; expected " + io::shape_string(want));
+  };
+  for (int i = 0; i < D; ++i) {
+    for (const char* what : {"weight", "bias"}) {
+      const ParamView& v = conv.at(blk("conv", i, what));
+      expect_shape("base/" + blk("conv", i, what), io::Shape(v.shape.begin(), v.shape.end()));
+    }
+    expect_shape("episodes/" + blk("conv", i, "scale"), {E, K});
+  }
   s.base.assign(conv.size(), 0.0f);
   s.scale.assign(std::size_t(E) * D * K, 0.0f);
   s.shift.assign(s.scale.size(), 0.0f);
