@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Sets fsh up (scripts/setup.sh) and runs the whole test suite: the release build's tests, the
 # C++ unit tests again under OpenBLAS's oldest x86-64 kernels (Prescott: no test may depend on
-# which BLAS kernels run), then under AddressSanitizer + UndefinedBehaviorSanitizer.
+# which BLAS kernels run), then under AddressSanitizer + UndefinedBehaviorSanitizer, then a
+# bounded fuzzing run (scripts/fuzz.sh: FUZZ_SECONDS per target, default 60; skipped, saying so,
+# where clang and libFuzzer cannot be installed).
 # Tests that need the real Omniglot archives read FSH_DATA_DIR and skip, saying so, without it.
-# Usage: scripts/test.sh [--no-sanitize]
+# Usage: scripts/test.sh [--no-sanitize] [--no-fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitize=1
-[ "${1:-}" = "--no-sanitize" ] && sanitize=0
+fuzz=1
+for arg in "$@"; do
+  case $arg in
+    --no-sanitize) sanitize=0 ;;
+    --no-fuzz) fuzz=0 ;;
+    *) echo "usage: scripts/test.sh [--no-sanitize] [--no-fuzz]" >&2; exit 2 ;;
+  esac
+done
 
 scripts/setup.sh build
 (cd build && ctest --output-on-failure -j 2 --timeout 1500)
@@ -27,4 +36,9 @@ if [ $sanitize -eq 1 ]; then
   cmake --build build-asan -j "$(nproc)"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j 2 -L unit --timeout 1500)
+fi
+
+if [ $fuzz -eq 1 ]; then
+  echo "== fuzzing (libFuzzer): ${FUZZ_SECONDS:-60} s per target ==" >&2
+  scripts/fuzz.sh
 fi

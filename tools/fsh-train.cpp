@@ -245,8 +245,13 @@ int run(int argc, char** argv) {
       return 0;
     case TrainStatus::diverged:
       throw error("training diverged: " + o.message + "; stopped after " +
-                  std::to_string(o.episodes_done) + " episodes; " + r.output +
-                  " keeps the last checkpoint written before it (if any)");
+                  std::to_string(o.episodes_done) + " episodes; " +
+                  (o.last_checkpoint >= 0
+                       ? r.output + " keeps the last good checkpoint, of episode " +
+                             std::to_string(o.last_checkpoint)
+                       : "this run wrote no checkpoint to " + r.output +
+                             (resume.empty() ? std::string(" (--checkpoint-every 0)")
+                                             : "; the last good one is " + resume)));
     case TrainStatus::interrupted:
       say("interrupted by signal " + std::to_string(o.signal) + ": " + summary +
           "; continue with --resume " + r.output);

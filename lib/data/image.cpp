@@ -26,8 +26,12 @@
 namespace fsh {
 namespace {
 
-// Largest accepted side: protects against absurd headers asking for gigabytes.
+// Largest accepted side and area: a header is checked before anything of its size is
+// allocated, so a few bytes claiming 30000x30000 cannot ask for gigabytes (before, with the
+// side limit alone, a 675-byte JPEG made the import allocate 2.7 GB). 2^26 pixels keeps one
+// image's import, RGB conversion and resize below about 2 GB.
 constexpr uint32_t max_side = 1u << 15;
+constexpr uint64_t max_pixels = uint64_t{1} << 26;
 
 using Shape3 = std::array<std::size_t, 3>;
 
@@ -92,6 +96,12 @@ bool png_decode_guarded(png_structp png, png_infop info, PngSource* src, PngDeco
   out->width = png_get_image_width(png, info);
   out->height = png_get_image_height(png, info);
   out->channels = png_get_channels(png, info);
+  if (uint64_t(out->width) * out->height > max_pixels) {
+    char too_large[128];
+    std::snprintf(too_large, sizeof too_large, "image too large (%ux%u, at most %llu pixels)",
+                  out->width, out->height, static_cast<unsigned long long>(max_pixels));
+    png_error(png, too_large);
+  }
   const std::size_t row_bytes = png_get_rowbytes(png, info);
   if (row_bytes != std::size_t(out->width) * std::size_t(out->channels))
     png_error(png, "unsupported pixel layout after conversion to 8 bits");
@@ -169,9 +179,12 @@ bool jpeg_decode_guarded(jpeg_decompress_struct* cinfo, JpegError* err, const ui
                   "CMYK/YCCK JPEG is not supported (convert it to RGB first)");
     return false;
   }
-  if (cinfo->image_width > max_side || cinfo->image_height > max_side) {
-    std::snprintf(err->text, sizeof err->text, "image too large (%ux%u, at most %u per side)",
-                  cinfo->image_width, cinfo->image_height, max_side);
+  if (cinfo->image_width > max_side || cinfo->image_height > max_side ||
+      uint64_t(cinfo->image_width) * cinfo->image_height > max_pixels) {
+    std::snprintf(err->text, sizeof err->text,
+                  "image too large (%ux%u, at most %u per side and %llu pixels)",
+                  cinfo->image_width, cinfo->image_height, max_side,
+                  static_cast<unsigned long long>(max_pixels));
     return false;
   }
   jpeg_start_decompress(cinfo);

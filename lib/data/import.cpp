@@ -255,6 +255,19 @@ std::vector<uint8_t> read_zip_entry(zip_t* z, const Item& it) {
   if (zip_stat_index(z, static_cast<zip_uint64_t>(it.zip_index), 0, &st) != 0 ||
       !(st.valid & ZIP_STAT_SIZE))
     throw format_error(it.display + ": cannot read zip entry: " + zip_strerror(z));
+  // The size comes from the archive's headers and is allocated before a byte is read: check it
+  // against what the entry can hold first (a 150-byte zip claiming 4 GB made
+  // the import allocate and clear 4 GB before libzip noticed). Stored entries are their
+  // compressed size; deflate cannot expand more than 1032:1; an image file over 1 GiB is far
+  // beyond any image the size limit (image.cpp) admits.
+  const bool stored = (st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method == ZIP_CM_STORE;
+  const bool deflated = (st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method == ZIP_CM_DEFLATE;
+  const bool known = st.valid & ZIP_STAT_COMP_SIZE;
+  if (st.size > (zip_uint64_t{1} << 30) || (known && stored && st.size != st.comp_size) ||
+      (known && deflated && st.size > 1032 * st.comp_size + 1024))
+    throw format_error(it.display + ": zip entry claims " + std::to_string(st.size) + " bytes" +
+                       (known ? " from " + std::to_string(st.comp_size) + " compressed" : "") +
+                       ", more than it can hold (damaged archive?)");
   zip_file_t* f = zip_fopen_index(z, static_cast<zip_uint64_t>(it.zip_index), 0);
   if (!f) throw format_error(it.display + ": cannot open zip entry: " + zip_strerror(z));
   std::vector<uint8_t> bytes(static_cast<std::size_t>(st.size));

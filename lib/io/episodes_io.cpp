@@ -2,6 +2,7 @@
 #include "io/episodes_io.hpp"
 
 #include <filesystem>
+#include <limits>
 
 #include "data/fingerprint.hpp"
 #include "io/dataset_io.hpp"
@@ -79,6 +80,14 @@ Episodes read_fields(const io::Reader& r) {
     fail("bad episode shape n_way=" + std::to_string(e.n_way) +
          " k_shot=" + std::to_string(e.k_shot) + " n_query=" + std::to_string(e.n_query) +
          " (need n_way >= 1, k_shot >= 1, n_query >= 0)");
+  // An episode's N(K+Q) images are distinct int32 dataset indices, so no more than 2^31 of them
+  // (checked before anything multiplies these numbers).
+  constexpr int64_t most = std::numeric_limits<int32_t>::max();
+  if (e.n_way > most || e.k_shot > most || e.n_query > most ||
+      e.n_way * (e.k_shot + e.n_query) > most)
+    fail("episode shape n_way=" + std::to_string(e.n_way) + " k_shot=" + std::to_string(e.k_shot) +
+         " n_query=" + std::to_string(e.n_query) +
+         " holds more images than an int32-indexed dataset can (2^31 - 1)");
   io::Shape s;
   e.classes = r.get_i32("classes", {io::any, e.n_way}, &s);
   const int64_t n = s[0];

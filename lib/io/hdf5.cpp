@@ -2,6 +2,7 @@
 // into one-line fsh exceptions and output made atomic and deterministic.
 #include "io/hdf5.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <new>
 
 #include "util/error.hpp"
 #include "util/version.hpp"
@@ -32,6 +34,13 @@ namespace {
 
 // HDF5's signature; a file may start with it at 0, 512, 1024, 2048, ... (after a user block).
 constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+
+// No library shutdown at exit: after a failed close (a write that hit a full disk) HDF5 1.10
+// keeps the file in its tables and crashes closing it again from its atexit handler. Every fsh
+// file is closed explicitly (the temporary of a failed write removed), so the handler has
+// nothing to do. H5dont_atexit works only before the library initialises, which any HDF5 call
+// does (--version text is built at start-up), hence a static initialiser.
+const bool g_hdf5_no_atexit = (H5dont_atexit(), true);
 
 void silence_hdf5() {
   static const bool done = [] {
@@ -57,6 +66,15 @@ std::string hdf5_cause() {
 
 std::string with_cause(const std::string& msg) {
   std::string c = hdf5_cause();
+  // A failed write's description spans lines (it embeds a time stamp) and lists buffer
+  // addresses; its errno text is what says what happened ("File too large").
+  const std::string::size_type at = c.find("error message = '");
+  if (at != std::string::npos) {
+    const std::string::size_type from = at + 17, to = c.find('\'', from);
+    c = c.substr(0, c.find(':')) + ": " + c.substr(from, to == std::string::npos ? to : to - from);
+  }
+  for (char& ch : c)
+    if (ch == '\n' || ch == '\r') ch = ' ';
   return c.empty() ? msg : msg + " (HDF5: " + c + ")";
 }
 
@@ -76,9 +94,11 @@ class Handle {
     }
     return *this;
   }
-  void reset() {
-    if (id_ >= 0 && close_) close_(id_);
+  // Closes now; false when the close failed (for a file: its last writes did not succeed).
+  bool reset() {
+    const bool ok = id_ < 0 || !close_ || close_(id_) >= 0;
     id_ = -1;
+    return ok;
   }
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
@@ -457,12 +477,22 @@ void Writer::commit() {
       throw io_error(std::string("<stdout>: write failed (") + std::strerror(errno) + ")");
   } else {
     hid_t id = w.file.get();
-    if (H5Fflush(id, H5F_SCOPE_GLOBAL) < 0) {
-      std::string msg = with_cause(path_ + ": cannot write (disk full?)");
+    // Flush and close (closing writes too: a failure there would otherwise leave a short file
+    // to be renamed into place), then fsync, so that the rename never publishes a file whose
+    // bytes are not on disk yet.
+    const bool written = H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 && w.file.reset();
+    std::string failure = written ? "" : with_cause("cannot write");
+    if (written) {
+      const int fd = ::open(w.tmp.c_str(), O_RDONLY);
+      if (fd < 0 || ::fsync(fd) != 0)
+        failure = std::string("cannot write: ") + std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+    }
+    if (!failure.empty()) {
+      const std::string msg = path_ + ": " + failure + " (disk full?)";
       w.discard();
       throw io_error(msg);
     }
-    w.file.reset();
     if (std::rename(w.tmp.c_str(), path_.c_str()) != 0) {
       std::string msg = path_ + ": cannot rename the finished temporary file into place (" +
                         std::strerror(errno) + ")";
@@ -524,7 +554,27 @@ struct Reader::Impl {
     if (!ok)
       fail_format("dataset " + dataset_name(name) + " has shape " + shape_string(s) +
                   "; expected " + shape_string(expected));
+    // Extents come from the file: their product must not overflow (a damaged or forged
+    // dataspace can declare anything; HDF5 itself allows up to 2^64 per extent).
+    uint64_t total = 1;
+    for (int64_t e : s)
+      if (e < 0 || __builtin_mul_overflow(total, static_cast<uint64_t>(e), &total) ||
+          total > (uint64_t{1} << 56))
+        fail_format("dataset " + dataset_name(name) + " declares shape " + shape_string(s) +
+                    ", too large for any array");
     return s;
+  }
+
+  // n elements for dataset `name`: a shape that fits the format but not this machine's memory
+  // is an error naming the file, not an uncaught std::bad_alloc.
+  template <class T>
+  std::vector<T> buffer(std::size_t n, const std::string& name) const {
+    try {
+      return std::vector<T>(n);
+    } catch (const std::bad_alloc&) {
+      throw io_error(display + ": dataset " + dataset_name(name) + " holds " + std::to_string(n) +
+                     " values, more than this machine's memory can hold");
+    }
   }
 
   void read(hid_t ds, const std::string& name, hid_t mem_type, void* buf) const {
@@ -545,10 +595,10 @@ struct Reader::Impl {
     if (got) *got = s;
     int64_t total = 1;
     for (int64_t e : s) total *= e;
-    std::vector<int64_t> out(static_cast<std::size_t>(total));
+    std::vector<int64_t> out = buffer<int64_t>(static_cast<std::size_t>(total), name);
     if (total == 0) return out;
     if (H5Tget_sign(type.get()) == H5T_SGN_NONE && H5Tget_size(type.get()) == 8) {
-      std::vector<uint64_t> u(out.size());
+      std::vector<uint64_t> u = buffer<uint64_t>(out.size(), name);
       read(ds.get(), name, H5T_NATIVE_UINT64, u.data());
       for (std::size_t i = 0; i < u.size(); ++i) {
         if (u[i] > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -588,7 +638,7 @@ struct Reader::Impl {
     if (got) *got = s;
     int64_t total = 1;
     for (int64_t e : s) total *= e;
-    std::vector<T> out(static_cast<std::size_t>(total));
+    std::vector<T> out = buffer<T>(static_cast<std::size_t>(total), name);
     if (total > 0) read(ds.get(), name, TypeOf<T>::mem(), out.data());
     return out;
   }
@@ -650,12 +700,8 @@ std::vector<std::string> read_strings(hid_t file_type, hid_t space, std::size_t 
 }  // namespace
 
 Reader::Reader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
-  silence_hdf5();
-  Impl& r = *impl_;
   display_ = path == "-" ? "<stdin>" : path;
-  r.display = display_;
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  std::string open_name = path;
+  impl_->display = display_;
   if (path == "-") {
     // Read all of stdin and open it as an in-memory file image.
     if (isatty(STDIN_FILENO))
@@ -669,12 +715,7 @@ Reader::Reader(const std::string& path) : impl_(std::make_unique<Impl>()), path_
       image.insert(image.end(), buf, buf + got);
     if (std::ferror(stdin)) throw io_error("<stdin>: read failed");
     if (image.empty()) throw io_error("<stdin>: no input (expected an HDF5 file on stdin)");
-    if (!find_signature(image.data(), image.size()))
-      throw format_error("<stdin>: not an HDF5 file");
-    H5Pset_fapl_core(fapl.get(), 1 << 20, false);
-    if (H5Pset_file_image(fapl.get(), image.data(), image.size()) < 0)
-      throw io_error(with_cause("<stdin>: cannot hold the file image in memory"));
-    open_name = "fsh-stdin.h5";
+    open("fsh-stdin.h5", image.data(), image.size());
   } else {
     std::ifstream in(path, std::ios::binary);
     if (std::filesystem::is_directory(path))
@@ -686,8 +727,29 @@ Reader::Reader(const std::string& path) : impl_(std::make_unique<Impl>()), path_
     head.resize(static_cast<std::size_t>(in.gcount()));
     if (head.empty()) throw format_error(path + ": empty file (not an HDF5 file)");
     if (!find_signature(head.data(), head.size())) throw format_error(path + ": not an HDF5 file");
+    open(path, nullptr, 0);
   }
-  r.file = Handle(H5Fopen(open_name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+}
+
+Reader::Reader(const std::string& display, const void* image, std::size_t size)
+    : impl_(std::make_unique<Impl>()), path_(display), display_(display) {
+  impl_->display = display_;
+  if (size == 0) throw format_error(display_ + ": empty file (not an HDF5 file)");
+  open("fsh-memory.h5", static_cast<const char*>(image), size);
+}
+
+void Reader::open(const std::string& name, const char* image, std::size_t size) {
+  silence_hdf5();
+  Impl& r = *impl_;
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (image) {
+    if (!find_signature(image, size)) throw format_error(display_ + ": not an HDF5 file");
+    // The core driver without a backing store; HDF5 copies the image.
+    H5Pset_fapl_core(fapl.get(), 1 << 20, false);
+    if (H5Pset_file_image(fapl.get(), const_cast<char*>(image), size) < 0)
+      throw io_error(with_cause(display_ + ": cannot hold the file image in memory"));
+  }
+  r.file = Handle(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
   if (!r.file.ok())
     throw format_error(with_cause(display_ + ": truncated or damaged HDF5 file (cannot open it)"));
   if (has_attr("/", "fsh_format")) {
@@ -754,7 +816,7 @@ std::vector<uint8_t> Reader::get_u8(const std::string& name, const Shape& expect
   if (got) *got = s;
   int64_t total = 1;
   for (int64_t e : s) total *= e;
-  std::vector<uint8_t> out(static_cast<std::size_t>(total));
+  std::vector<uint8_t> out = impl_->buffer<uint8_t>(static_cast<std::size_t>(total), name);
   if (total > 0) impl_->read(ds.get(), name, H5T_NATIVE_UINT8, out.data());
   return out;
 }
@@ -781,6 +843,13 @@ std::vector<std::string> Reader::get_strings(const std::string& name, int64_t n)
     impl_->fail_format("dataset " + dataset_name(name) + " has type " + type_words(type.get()) +
                        "; expected strings");
   Shape s = impl_->check_shape(ds.get(), name, {n});
+  // Fixed-length strings are read into one buffer of count x length bytes.
+  if (H5Tis_variable_str(type.get()) <= 0 &&
+      static_cast<uint64_t>(s[0]) >
+          (uint64_t{1} << 40) / std::max<std::size_t>(1, H5Tget_size(type.get())))
+    impl_->fail_format("dataset " + dataset_name(name) + " declares " + std::to_string(s[0]) +
+                       " strings of " + std::to_string(H5Tget_size(type.get())) +
+                       " bytes, too large for any array");
   Handle space(H5Dget_space(ds.get()), H5Sclose);
   return read_strings(type.get(), space.get(), static_cast<std::size_t>(s[0]),
                       [&](hid_t mem, void* buf) { impl_->read(ds.get(), name, mem, buf); });

@@ -109,6 +109,9 @@ enum class Kind { integer, floating, string, other };
 class Reader {
  public:
   explicit Reader(const std::string& path);
+  // Opens a whole HDF5 file held in memory (copied; what "-" does with stdin); `display` names
+  // it in messages. For callers that hold the bytes already, such as the fuzz targets.
+  Reader(const std::string& display, const void* image, std::size_t size);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
@@ -172,6 +175,8 @@ class Reader {
 
  private:
   struct Impl;
+  // Opens `name` (a file), or the file image `image` when it is not null; reads the format.
+  void open(const std::string& name, const char* image, std::size_t size);
   std::unique_ptr<Impl> impl_;
   std::string path_, display_, format_;
   int64_t version_ = 0;

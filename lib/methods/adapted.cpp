@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "methods/checkpoint.hpp"
 #include "util/error.hpp"
@@ -161,8 +162,14 @@ AdaptedSet read_adapted(const io::Reader& r) {
   s.model = read_model_config(r, false);
   const Conv4Config& cfg = s.model.backbone;
   const int64_t E = r.attr_int("episodes", "count");
-  s.n_way = static_cast<int>(r.attr_int("episodes", "n_way"));
-  if (E < 0 || s.n_way < 2) throw format_error(f + ": /episodes: bad count or n_way");
+  const int64_t ways = r.attr_int("episodes", "n_way");
+  if (E < 0)
+    throw format_error(f + ": /episodes: count is " + std::to_string(E) + "; expected >= 0");
+  if (ways < 2 || ways > std::numeric_limits<int>::max())
+    throw format_error(f + ": /episodes: n_way is " + std::to_string(ways) + "; expected >= 2");
+  s.n_way = static_cast<int>(ways);
+  // The count against the arrays before anything of that size is allocated.
+  s.head_bias = r.get_f32("episodes/head.bias", {E, ways});
   s.k_shot = r.attr_int("episodes", "k_shot");
   s.n_query = r.attr_int("episodes", "n_query");
   s.first = r.attr_int("episodes", "first");
@@ -182,6 +189,20 @@ AdaptedSet read_adapted(const io::Reader& r) {
   if (present && r.version() < 2)
     throw format_error(f + ": per-episode convolutions need fsh-adapted version 2, the file "
                            "says " + std::to_string(r.version()));
+  // Every shape against /config and the count before anything of their size is allocated
+  // (a damaged hidden or depth would otherwise ask for gigabytes first).
+  auto expect_shape = [&](const std::string& name, const io::Shape& want) {
+    if (r.shape(name) != want)
+      throw format_error(f + ": dataset /" + name + " has shape " +
+                         io::shape_string(r.shape(name)) + "; expected " + io::shape_string(want));
+  };
+  for (int i = 0; i < D; ++i) {
+    for (const char* what : {"weight", "bias"}) {
+      const ParamView& v = conv.at(blk("conv", i, what));
+      expect_shape("base/" + blk("conv", i, what), io::Shape(v.shape.begin(), v.shape.end()));
+    }
+    expect_shape("episodes/" + blk("conv", i, "scale"), {E, K});
+  }
   s.base.assign(conv.size(), 0.0f);
   s.scale.assign(std::size_t(E) * D * K, 0.0f);
   s.shift.assign(s.scale.size(), 0.0f);
@@ -218,7 +239,6 @@ AdaptedSet read_adapted(const io::Reader& r) {
       }
   }
   s.head_weight = r.get_f32("episodes/head.weight", {E, N, int64_t(cfg.feature_dim())});
-  s.head_bias = r.get_f32("episodes/head.bias", {E, N});
   finite(s.head_weight, "episodes/head.weight");
   finite(s.head_bias, "episodes/head.bias");
   if (r.has("episodes/class_names")) s.class_names = r.get_strings("episodes/class_names", E * N);

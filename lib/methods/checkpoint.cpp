@@ -1,6 +1,8 @@
 // fsh-model checkpoints (see checkpoint.hpp and man 5 fsh-model).
 #include "methods/checkpoint.hpp"
 
+#include <cmath>
+
 #include "util/error.hpp"
 
 namespace fsh {
@@ -253,21 +255,55 @@ Checkpoint read_checkpoint(const io::Reader& r) {
   } catch (const usage_error& e) {
     throw format_error(f + ": /train: " + e.what());
   }
+  // Every stored number must be finite: a NaN would only surface later, as a diverged resume
+  // or as NaN scores.
+  auto finite = [&](const std::vector<float>& v, const std::string& name) {
+    for (float x : v)
+      if (!std::isfinite(x)) throw format_error(f + ": /" + name + " holds NaN or infinity");
+  };
+  // The backbone's convolutions (Method::base_convolutions' views conv<i>.weight/bias, which
+  // every method keeps in θ) checked against /config before the method is built: a damaged
+  // hidden or depth would otherwise allocate gigabytes before any shape is compared.
+  const ParamLayout convs = conv_layout(c.model.backbone);
+  for (const ParamView& v : convs.views()) {
+    const std::string name = "params/" + v.name;
+    const io::Shape want(v.shape.begin(), v.shape.end());
+    if (r.has(name) && r.shape(name) != want)
+      throw format_error(f + ": dataset /" + name + " has shape " +
+                         io::shape_string(r.shape(name)) + "; expected " + io::shape_string(want));
+  }
   auto method = make_method(c.model);
   const ParamLayout& layout = method->params().layout();
   c.params.assign(layout.size(), 0.0f);
   for (const ParamView& v : layout.views()) {
     io::Shape shape(v.shape.begin(), v.shape.end());
     auto data = r.get_f32("params/" + v.name, shape);
+    finite(data, "params/" + v.name);
     std::copy(data.begin(), data.end(), c.params.begin() + v.offset);
   }
-  c.optimizer.kind = r.attr_string("optimizer", "kind");
+  // The optimizer state is /train's optimizer's: Adam keeps two slots (m, v), SGD one with
+  // momentum and none without. A file written before any step may hold no state (kind "").
+  const std::string kind = r.attr_string("optimizer", "kind");
+  if (!kind.empty() && kind != t.optimizer)
+    throw format_error(f + ": /optimizer: kind '" + kind + "' is not /train's optimizer '" +
+                       t.optimizer + "'");
+  c.optimizer.kind = kind;
   c.optimizer.step = r.attr_int("optimizer", "step");
+  if (c.optimizer.step < 0)
+    throw format_error(f + ": /optimizer: step is " + std::to_string(c.optimizer.step) +
+                       "; expected >= 0");
   const int64_t slots = r.attr_int("optimizer", "slots");
-  if (slots < 0 || slots > 4) throw format_error(f + ": /optimizer: bad slot count");
-  for (int64_t i = 0; i < slots; ++i)
-    c.optimizer.slots.push_back(
-        r.get_f32("optimizer/slot" + std::to_string(i), {int64_t(layout.size())}));
+  const int64_t want = kind.empty() ? 0 : kind == "adam" ? 2 : t.momentum > 0 ? 1 : 0;
+  if (slots != want)
+    throw format_error(
+        f + ": /optimizer: slots is " + std::to_string(slots) + "; expected " +
+        std::to_string(want) + " for " + (kind.empty() ? std::string("no state") : kind) +
+        (kind == "sgd" ? (t.momentum > 0 ? " with momentum" : " without momentum") : ""));
+  for (int64_t i = 0; i < slots; ++i) {
+    const std::string name = "optimizer/slot" + std::to_string(i);
+    c.optimizer.slots.push_back(r.get_f32(name, {int64_t(layout.size())}));
+    finite(c.optimizer.slots.back(), name);
+  }
   c.episode = r.attr_int("state", "episode");
   c.best_val = r.attr_double("state", "best_val_accuracy");
   c.best_val_ci95 = r.attr_double("state", "best_val_ci95");

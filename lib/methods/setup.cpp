@@ -143,14 +143,14 @@ void check_resume_data(Checkpoint& ck, const TrainingData& data, const std::stri
                        const std::string& data_path) {
   if (data.dataset && !ck.train.data_fingerprint.empty() &&
       data.fingerprint != ck.train.data_fingerprint)
-    throw usage_error(data_path + ": this is not the dataset " + where +
-                      " was trained on (fingerprint " + data.fingerprint + ", expected " +
-                      ck.train.data_fingerprint + ")");
+    throw format_error(data_path + ": this is not the dataset " + where +
+                       " was trained on (fingerprint " + data.fingerprint + ", expected " +
+                       ck.train.data_fingerprint + ")");
   if (data.episodes && !ck.train.data_fingerprint.empty() &&
       data.fingerprint != ck.train.data_fingerprint)
-    throw usage_error(data_path + ": these episodes index another dataset than the one " + where +
-                      " was trained on (fingerprint " + data.fingerprint + ", expected " +
-                      ck.train.data_fingerprint + ")");
+    throw format_error(data_path + ": these episodes index another dataset than the one " + where +
+                       " was trained on (fingerprint " + data.fingerprint + ", expected " +
+                       ck.train.data_fingerprint + ")");
   ck.train.data_fingerprint = data.fingerprint;
 }
 

@@ -1,6 +1,8 @@
 // The meta-training loop (see trainer.hpp).
 #include "methods/trainer.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -68,13 +70,17 @@ bool crossed(int64_t before, int64_t after, int64_t every) {
 
 class Log {
  public:
-  explicit Log(const std::string& path) {
+  explicit Log(const std::string& path) : path_(path) {
     if (path.empty()) return;
     csv_ = path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
     const bool exists = std::ifstream(path).good();
     out_.open(path, std::ios::app);
     if (!out_) throw io_error(path + ": cannot open the log for writing");
-    if (csv_ && !exists) out_ << "kind,episode,loss,accuracy,ci95,lr,episodes_per_s,elapsed_s\n";
+    if (csv_ && !exists) {
+      out_ << "kind,episode,loss,accuracy,ci95,lr,episodes_per_s,elapsed_s\n";
+      out_.flush();
+      if (!out_) throw io_error(path + ": cannot write the log (disk full?)");
+    }
   }
   void record(const char* kind, int64_t episode, double loss, double acc, double ci95, double lr,
               double rate, double elapsed) {
@@ -88,11 +94,20 @@ class Log {
                     "{\"kind\":\"%s\",\"episode\":%lld,\"loss\":%.6g,\"accuracy\":%.6g,"
                     "\"ci95\":%.6g,\"lr\":%.6g,\"episodes_per_s\":%.4g,\"elapsed_s\":%.2f}\n",
                     kind, static_cast<long long>(episode), loss, acc, ci95, lr, rate, elapsed);
+    // A record is appended whole or not at all: a failed write (a full disk) is an error, and
+    // the log is cut back to its last complete record.
+    const std::streampos before = out_.tellp();
     out_ << buf;
     out_.flush();
+    if (!out_) {
+      out_.close();
+      if (before >= 0) ::truncate(path_.c_str(), static_cast<off_t>(before));
+      throw io_error(path_ + ": cannot append to the log (disk full?)");
+    }
   }
 
  private:
+  std::string path_;
   std::ofstream out_;
   bool csv_ = false;
 };
@@ -163,6 +178,7 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
     ck.optimizer = optimizer->state();
     ck.elapsed_seconds = elapsed_before + seconds();
     write_checkpoint(ck, method->params().layout(), path, run.provenance);
+    if (path == run.output) out.last_checkpoint = ck.episode;
   };
 
   // Training episodes: the classes are indexed once, then one episode is drawn per step.
@@ -176,6 +192,13 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
     so.part = t.part;
     sampler.emplace(*data, so, t.data, t.data_fingerprint);
   }
+
+  // A fresh run writes its initial state before the first episode, so that from then on the
+  // output always holds a checkpoint of THIS run: one to resume after a kill, and the last good
+  // one when training diverges. Without it, a run stopped before its first periodic checkpoint
+  // would leave nothing, or an earlier run's file that --resume would continue as if it were
+  // this one's. It also finds an unwritable output before any training time is spent.
+  if (ck.episode == 0 && t.checkpoint_every > 0) save(run.output);
 
   std::vector<EpisodeTensors> batch;
   std::vector<float> scratch;

@@ -34,6 +34,8 @@ struct TrainOutcome {
   int signal = 0;  // for interrupted
   std::string message;  // for diverged: what went wrong (the checkpoint keeps the last good θ)
   int64_t episodes_done = 0, episodes_this_run = 0;
+  int64_t last_checkpoint =
+      -1;  // episode of the last checkpoint this run wrote to output; -1: none
   double seconds_this_run = 0;
 };
 

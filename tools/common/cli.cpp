@@ -28,7 +28,14 @@ void add_threads(CLI::App& app, CommonOptions& o) {
 }
 
 void add_seed(CLI::App& app, CommonOptions& o, const std::string& help) {
-  app.add_option("--seed", o.seed, help)->capture_default_str();
+  // A seed is unsigned 64-bit; CLI11 would read "-1" as 2^64 - 1 without a word.
+  const CLI::Validator unsigned_only(
+      [](std::string& s) {
+        return s.find('-') == std::string::npos ? std::string()
+                                                : "Value " + s + " is not a non-negative integer";
+      },
+      "");
+  app.add_option("--seed", o.seed, help)->capture_default_str()->check(unsigned_only);
 }
 
 void add_verbosity(CLI::App& app, CommonOptions& o) {
