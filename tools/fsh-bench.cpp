@@ -3,6 +3,7 @@
 // size, and the kernel figures that bound them -- as markdown (also on stdout), CSV, JSON and
 // an SVG plot. With --quick it makes its own data and trains every registered method first.
 // All logic is in lib/bench; this file maps flags to it and writes the outputs.
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -63,7 +64,7 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(int64_t(1), int64_t(100000)));
   app.add_option("--count", count,
                  "test episodes per configuration (--quick: " + std::to_string(glyphs.episodes) +
-                     ")")
+                     ", and at most " + std::to_string(rgb.episodes) + " of 84x84x3)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(1), int64_t(100000000)));
   app.add_flag("--within-group", within_group,
@@ -167,7 +168,10 @@ int run(int argc, char** argv) {
     if (!app.count("--train-timing")) bo.train_seconds = 1;
     if (app.count("--configs") || app.count("--queries"))
       glyphs.configs = parse_configs(configs, n_query);
-    if (app.count("--count")) glyphs.episodes = count;
+    if (app.count("--count")) {
+      glyphs.episodes = count;
+      rgb.episodes = std::min(rgb.episodes, count);
+    }
     QuickOptions qo;
     qo.dir = output;
     qo.seed = common.seed;

@@ -255,6 +255,49 @@ void time_training(const Entrant& e, const EpisodeSet& es, double seconds, Cell&
   cell.train_tasks_per_s = double(cell.train_tasks_timed) / cell.train_seconds_timed;
 }
 
+// One entrant on one test set: accuracy, adaptation timing, training timing, memory.
+Cell run_cell(const Entrant& e, const EpisodeSet& es, const BenchOptions& o) {
+  set_threads(o.threads);
+  const int all = threads();
+  const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
+  Cell cell;
+  cell.label = e.label;
+  auto m = load_method(e.checkpoint, e.path);
+  {
+    const AdaptedSet a = adapt_episodes(*m, es);
+    const std::size_t per_episode = a.scale.size() + a.shift.size() + a.head_weight.size() +
+                                    a.head_bias.size() + a.convs.size();
+    cell.adapted_bytes_per_episode =
+        double(per_episode) * sizeof(float) / double(std::max<int64_t>(1, a.count()));
+    const Evaluation ev = evaluate_adapted(a, es, false, e.path);
+    cell.episode_accuracy = ev.accuracy;
+    cell.accuracy = mean_ci95(ev.accuracy);
+  }
+  m.reset();
+  if (n_timed > 0) {
+    std::vector<EpisodeTensors> timed;
+    for (int64_t k = 0; k < n_timed; ++k) timed.push_back(to_tensors(es.images(k)));
+    // A fresh instance, so that the stretch sees its workspaces grow from nothing.
+    PeakMemory memory;
+    memory.start();
+    m = load_method(e.checkpoint, e.path);
+    set_threads(1);
+    cell.adapt_ms_1t = latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+    set_threads(o.threads);
+    cell.adapt_ms_nt = all == 1 ? cell.adapt_ms_1t
+                                : latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+    cell.adapt_memory = memory.read();
+  }
+  m.reset();
+  if (o.train_seconds > 0) {
+    PeakMemory memory;
+    memory.start();
+    time_training(e, es, o.train_seconds, cell);
+    cell.train_memory = memory.read();
+  }
+  return cell;
+}
+
 }  // namespace
 
 SectionResult run_section(Section& s, const BenchOptions& o) {
@@ -313,46 +356,17 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
     cr.spec = t.spec;
     cr.episodes = es.count();
     cr.source = t.source;
-    const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
     for (std::size_t i = 0; i < s.entrants.size(); ++i) {
       const Entrant& e = s.entrants[i];
       say(s.name + ", " + t.spec.name() + ": " + e.label + " on " + std::to_string(es.count()) +
           " episodes");
-      set_threads(o.threads);
       Cell cell;
-      cell.label = e.label;
-      auto m = load_method(e.checkpoint, e.path);
-      {
-        const AdaptedSet a = adapt_episodes(*m, es);
-        const std::size_t per_episode = a.scale.size() + a.shift.size() + a.head_weight.size() +
-                                        a.head_bias.size() + a.convs.size();
-        cell.adapted_bytes_per_episode =
-            double(per_episode) * sizeof(float) / double(std::max<int64_t>(1, a.count()));
-        const Evaluation ev = evaluate_adapted(a, es, false, e.path);
-        cell.episode_accuracy = ev.accuracy;
-        cell.accuracy = mean_ci95(ev.accuracy);
-      }
-      m.reset();
-      if (n_timed > 0) {
-        std::vector<EpisodeTensors> timed;
-        for (int64_t k = 0; k < n_timed; ++k) timed.push_back(to_tensors(es.images(k)));
-        // A fresh instance, so that the stretch sees its workspaces grow from nothing.
-        PeakMemory memory;
-        memory.start();
-        m = load_method(e.checkpoint, e.path);
-        set_threads(1);
-        cell.adapt_ms_1t = latency_stats(time_adaptation(*m, timed, o.timing_warmup));
-        set_threads(o.threads);
-        cell.adapt_ms_nt = all == 1 ? cell.adapt_ms_1t
-                                    : latency_stats(time_adaptation(*m, timed, o.timing_warmup));
-        cell.adapt_memory = memory.read();
-      }
-      m.reset();
-      if (o.train_seconds > 0) {
-        PeakMemory memory;
-        memory.start();
-        time_training(e, es, o.train_seconds, cell);
-        cell.train_memory = memory.read();
+      try {
+        cell = run_cell(e, es, o);
+      } catch (const usage_error& x) {
+        throw usage_error(e.label + " on " + t.spec.name() + ": " + x.what());
+      } catch (const std::exception& x) {
+        throw error(e.label + " on " + t.spec.name() + ": " + x.what());
       }
       MethodSummary& ms = r.methods[i];
       if (cell.adapt_memory.peak_mib > ms.adapt_memory.peak_mib) ms.adapt_memory = cell.adapt_memory;
