@@ -40,7 +40,7 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", cli::version_text(tool));
   cli::CommonOptions common;
   std::vector<std::string> models, episode_files;
-  std::string data, dataset, part = "test", configs = "5w1s,5w5s,20w1s", output = "bench";
+  std::string data, dataset, part = "test", configs = "5w1s,5w5s,20w1s", output = "bench-results";
   std::string reference = "protonet", quick_methods;
   int64_t n_query = 15, count = 600;
   bool within_group = false, quick = false, no_rgb = false;
