@@ -219,16 +219,23 @@ int run(int argc, char** argv) {
     for (const char* f : {"--methods", "--train-seconds", "--train-episodes", "--classes",
                           "--no-rgb", "--rgb-train-seconds"})
       if (app.count(f)) throw usage_error(std::string(f) + " applies to --quick only");
+    // Everything is checked before the episodes are sampled and written.
     Section s;
+    for (const std::string& m : models) s.entrants.push_back(load_entrant(m));
+    check_labels(s.entrants);
     if (!data.empty()) {
-      for (const char* f : {"--dataset"})
-        if (app.count(f)) throw usage_error(std::string(f) + " applies to --episodes only");
+      if (app.count("--dataset")) throw usage_error("--dataset applies to --episodes only");
+      const std::vector<ConfigSpec> specs = parse_configs(configs, n_query);
+      const PartChoice p = parse_part_choice(part);
       s.name = fs::path(data).filename().string();
       s.dataset = read_dataset(data);
-      fs::create_directories(out / "episodes");
-      sample_tests(s, parse_configs(configs, n_query), parse_part_choice(part), count,
-                   common.seed, within_group, fs::absolute(data).lexically_normal().string(),
-                   data, (out / "episodes").string(), prov);
+      s.height = s.dataset->height;
+      s.width = s.dataset->width;
+      s.channels = s.dataset->channels;
+      check_entrants(s, bo);
+      sample_tests(s, specs, p, count, common.seed, within_group,
+                   fs::absolute(data).lexically_normal().string(), data,
+                   (out / "episodes").string(), prov);
     } else {
       for (const char* f : {"--part", "--configs", "--queries", "--count", "--within-group"})
         if (app.count(f)) throw usage_error(std::string(f) + " applies to --data only (the "
@@ -236,8 +243,6 @@ int run(int argc, char** argv) {
       for (const std::string& f : episode_files) add_episodes_file(s, f, dataset);
       s.name = fs::path(s.tests.front().images).filename().string();
     }
-    for (const std::string& m : models) s.entrants.push_back(load_entrant(m));
-    check_labels(s.entrants);
     phase("comparison", [&] { report.sections.push_back(run_section(s, bo)); });
   }
   for (const SectionResult& r : report.sections) note_shape(r);

@@ -155,14 +155,18 @@ void sample_tests(Section& s, const std::vector<ConfigSpec>& configs, PartChoice
     t.source = std::to_string(count) + " episodes sampled from " + where + ", part " +
                to_string(part) + (within_group ? " (within groups)" : "") + ", seed " +
                std::to_string(seed);
-    if (!dir.empty()) {
-      const std::string file = (std::filesystem::path(dir) / (c.key() + ".h5")).string();
-      write_episodes(t.episodes, file, prov);
-      t.source += " -> " + file;
-    }
     t.images = where;
     s.tests.push_back(std::move(t));
   }
+  // Written once every configuration could be drawn.
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  if (!dir.empty())
+    for (std::size_t i = s.tests.size() - configs.size(); i < s.tests.size(); ++i) {
+      TestSet& t = s.tests[i];
+      const std::string file = (std::filesystem::path(dir) / (t.spec.key() + ".h5")).string();
+      write_episodes(t.episodes, file, prov);
+      t.source += " -> " + file;
+    }
 }
 
 namespace {
@@ -300,23 +304,14 @@ Cell run_cell(const Entrant& e, const EpisodeSet& es, const BenchOptions& o) {
 
 }  // namespace
 
-SectionResult run_section(Section& s, const BenchOptions& o) {
+std::string check_entrants(const Section& s, const BenchOptions& o) {
   if (s.entrants.empty()) throw usage_error("no methods to compare");
-  if (s.tests.empty()) throw usage_error("no test episodes");
   check_labels(s.entrants);
-  auto say = [&](const std::string& m) {
-    if (o.message) o.message(m);
-  };
-  SectionResult r;
-  r.name = s.name;
-  r.height = s.height;
-  r.width = s.width;
-  r.channels = s.channels;
-  r.reference = s.entrants.front().label;
+  std::string reference = s.entrants.front().label;
   bool found = false;
   for (const Entrant& e : s.entrants) found |= e.label == o.reference;
   if (found) {
-    r.reference = o.reference;
+    reference = o.reference;
   } else if (o.reference_required) {
     std::string labels;
     for (const Entrant& e : s.entrants) labels += (labels.empty() ? "" : ", ") + e.label;
@@ -330,6 +325,23 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
                         std::to_string(b.width) + "x" + std::to_string(b.in_channels) +
                         " images, the test episodes have " + std::to_string(s.height) + "x" +
                         std::to_string(s.width) + "x" + std::to_string(s.channels));
+  }
+  return reference;
+}
+
+SectionResult run_section(Section& s, const BenchOptions& o) {
+  if (s.tests.empty()) throw usage_error("no test episodes");
+  const std::string reference = check_entrants(s, o);
+  auto say = [&](const std::string& m) {
+    if (o.message) o.message(m);
+  };
+  SectionResult r;
+  r.name = s.name;
+  r.height = s.height;
+  r.width = s.width;
+  r.channels = s.channels;
+  r.reference = reference;
+  for (const Entrant& e : s.entrants) {
     MethodSummary m;
     m.label = e.label;
     m.method = e.checkpoint.model.method;

@@ -68,7 +68,7 @@ check() {  # check EXPECTED_TEXT -- command...
   err=$("$@" 2>&1 >/dev/null) && { die "should fail: $*"; return; }
   [ "$(wc -l <<<"$err")" -le 2 ] || die "more than 2 lines: $* -> $err"
   grep -q -- "$text" <<<"$err" || die "message of '$*' lacks '$text': $err"
-  [ -e out/bench.md ] && die "output left behind by: $*"
+  [ -e out ] && die "output left behind by: $*"
   true
 }
 printf 'not hdf5' >junk.h5
@@ -81,6 +81,11 @@ check "LABEL=PATH" -- fsh-bench -m q/models/protonet.h5 -m q/models/protonet.h5 
 check "nobody" -- fsh-bench -m q/models/protonet.h5 -e q/episodes/5w1s.h5 --reference nobody \
   -o out
 check "84x84x3" -- fsh-bench -m q/rgb/models/protonet.h5 -e q/episodes/5w1s.h5 -o out
+check "84x84x3" -- fsh-bench -m q/rgb/models/protonet.h5 --data q/data/glyphs.h5 -o out
+check "nobody" -- fsh-bench -m q/models/protonet.h5 --data q/data/glyphs.h5 --reference nobody \
+  -o out
+check "exceeds" -- fsh-bench -m q/models/protonet.h5 --data q/data/glyphs.h5 \
+  --configs 5w1s,99w1s --within-group -o out
 check "NwKs" -- fsh-bench -m q/models/protonet.h5 --data q/data/glyphs.h5 --configs 5x1 -o out
 check "applies to --data" -- fsh-bench -m q/models/protonet.h5 -e q/episodes/5w1s.h5 \
   --configs 5w1s -o out
