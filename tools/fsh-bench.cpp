@@ -3,6 +3,7 @@
 // size, and the kernel figures that bound them -- as markdown (also on stdout), CSV, JSON and
 // an SVG plot. With --quick it makes its own data and trains every registered method first.
 // All logic is in lib/bench; this file maps flags to it and writes the outputs.
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -42,7 +43,7 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", cli::version_text(tool));
   cli::CommonOptions common;
   std::vector<std::string> models, episode_files;
-  std::string data, dataset, part = "test", configs = "5w1s,5w5s,20w1s", output = "bench";
+  std::string data, dataset, part = "test", configs = "5w1s,5w5s,20w1s", output = "bench-results";
   std::string reference = "protonet", quick_methods;
   int64_t n_query = 15, count = 600;
   bool within_group = false, quick = false, no_rgb = false;
@@ -66,7 +67,7 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(int64_t(1), int64_t(100000)));
   app.add_option("--count", count,
                  "test episodes per configuration (--quick: " + std::to_string(glyphs.episodes) +
-                     ")")
+                     ", and at most " + std::to_string(rgb.episodes) + " of 84x84x3)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(1), int64_t(100000000)));
   app.add_flag("--within-group", within_group,
@@ -170,7 +171,10 @@ int run(int argc, char** argv) {
     if (!app.count("--train-timing")) bo.train_seconds = 1;
     if (app.count("--configs") || app.count("--queries"))
       glyphs.configs = parse_configs(configs, n_query);
-    if (app.count("--count")) glyphs.episodes = count;
+    if (app.count("--count")) {
+      glyphs.episodes = count;
+      rgb.episodes = std::min(rgb.episodes, count);
+    }
     QuickOptions qo;
     qo.dir = output;
     qo.seed = common.seed;
@@ -218,16 +222,23 @@ int run(int argc, char** argv) {
     for (const char* f : {"--methods", "--train-seconds", "--train-episodes", "--classes",
                           "--no-rgb", "--rgb-train-seconds"})
       if (app.count(f)) throw usage_error(std::string(f) + " applies to --quick only");
+    // Everything is checked before the episodes are sampled and written.
     Section s;
+    for (const std::string& m : models) s.entrants.push_back(load_entrant(m));
+    check_labels(s.entrants);
     if (!data.empty()) {
-      for (const char* f : {"--dataset"})
-        if (app.count(f)) throw usage_error(std::string(f) + " applies to --episodes only");
+      if (app.count("--dataset")) throw usage_error("--dataset applies to --episodes only");
+      const std::vector<ConfigSpec> specs = parse_configs(configs, n_query);
+      const PartChoice p = parse_part_choice(part);
       s.name = fs::path(data).filename().string();
       s.dataset = read_dataset(data);
-      fs::create_directories(out / "episodes");
-      sample_tests(s, parse_configs(configs, n_query), parse_part_choice(part), count,
-                   common.seed, within_group, fs::absolute(data).lexically_normal().string(),
-                   data, (out / "episodes").string(), prov);
+      s.height = s.dataset->height;
+      s.width = s.dataset->width;
+      s.channels = s.dataset->channels;
+      check_entrants(s, bo);
+      sample_tests(s, specs, p, count, common.seed, within_group,
+                   fs::absolute(data).lexically_normal().string(), data,
+                   (out / "episodes").string(), prov);
     } else {
       for (const char* f : {"--part", "--configs", "--queries", "--count", "--within-group"})
         if (app.count(f)) throw usage_error(std::string(f) + " applies to --data only (the "
@@ -235,8 +246,6 @@ int run(int argc, char** argv) {
       for (const std::string& f : episode_files) add_episodes_file(s, f, dataset);
       s.name = fs::path(s.tests.front().images).filename().string();
     }
-    for (const std::string& m : models) s.entrants.push_back(load_entrant(m));
-    check_labels(s.entrants);
     phase("comparison", [&] { report.sections.push_back(run_section(s, bo)); });
   }
   for (const SectionResult& r : report.sections) note_shape(r);

@@ -155,14 +155,18 @@ void sample_tests(Section& s, const std::vector<ConfigSpec>& configs, PartChoice
     t.source = std::to_string(count) + " episodes sampled from " + where + ", part " +
                to_string(part) + (within_group ? " (within groups)" : "") + ", seed " +
                std::to_string(seed);
-    if (!dir.empty()) {
-      const std::string file = (std::filesystem::path(dir) / (c.key() + ".h5")).string();
-      write_episodes(t.episodes, file, prov);
-      t.source += " -> " + file;
-    }
     t.images = where;
     s.tests.push_back(std::move(t));
   }
+  // Written once every configuration could be drawn.
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  if (!dir.empty())
+    for (std::size_t i = s.tests.size() - configs.size(); i < s.tests.size(); ++i) {
+      TestSet& t = s.tests[i];
+      const std::string file = (std::filesystem::path(dir) / (t.spec.key() + ".h5")).string();
+      write_episodes(t.episodes, file, prov);
+      t.source += " -> " + file;
+    }
 }
 
 namespace {
@@ -255,25 +259,59 @@ void time_training(const Entrant& e, const EpisodeSet& es, double seconds, Cell&
   cell.train_tasks_per_s = double(cell.train_tasks_timed) / cell.train_seconds_timed;
 }
 
+// One entrant on one test set: accuracy, adaptation timing, training timing, memory.
+Cell run_cell(const Entrant& e, const EpisodeSet& es, const BenchOptions& o) {
+  set_threads(o.threads);
+  const int all = threads();
+  const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
+  Cell cell;
+  cell.label = e.label;
+  auto m = load_method(e.checkpoint, e.path);
+  {
+    const AdaptedSet a = adapt_episodes(*m, es);
+    const std::size_t per_episode = a.scale.size() + a.shift.size() + a.head_weight.size() +
+                                    a.head_bias.size() + a.convs.size();
+    cell.adapted_bytes_per_episode =
+        double(per_episode) * sizeof(float) / double(std::max<int64_t>(1, a.count()));
+    const Evaluation ev = evaluate_adapted(a, es, false, e.path);
+    cell.episode_accuracy = ev.accuracy;
+    cell.accuracy = mean_ci95(ev.accuracy);
+  }
+  m.reset();
+  if (n_timed > 0) {
+    std::vector<EpisodeTensors> timed;
+    for (int64_t k = 0; k < n_timed; ++k) timed.push_back(to_tensors(es.images(k)));
+    // A fresh instance, so that the stretch sees its workspaces grow from nothing.
+    PeakMemory memory;
+    memory.start();
+    m = load_method(e.checkpoint, e.path);
+    set_threads(1);
+    cell.adapt_ms_1t = latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+    set_threads(o.threads);
+    cell.adapt_ms_nt = all == 1 ? cell.adapt_ms_1t
+                                : latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+    cell.adapt_memory = memory.read();
+  }
+  m.reset();
+  if (o.train_seconds > 0) {
+    PeakMemory memory;
+    memory.start();
+    time_training(e, es, o.train_seconds, cell);
+    cell.train_memory = memory.read();
+  }
+  return cell;
+}
+
 }  // namespace
 
-SectionResult run_section(Section& s, const BenchOptions& o) {
+std::string check_entrants(const Section& s, const BenchOptions& o) {
   if (s.entrants.empty()) throw usage_error("no methods to compare");
-  if (s.tests.empty()) throw usage_error("no test episodes");
   check_labels(s.entrants);
-  auto say = [&](const std::string& m) {
-    if (o.message) o.message(m);
-  };
-  SectionResult r;
-  r.name = s.name;
-  r.height = s.height;
-  r.width = s.width;
-  r.channels = s.channels;
-  r.reference = s.entrants.front().label;
+  std::string reference = s.entrants.front().label;
   bool found = false;
   for (const Entrant& e : s.entrants) found |= e.label == o.reference;
   if (found) {
-    r.reference = o.reference;
+    reference = o.reference;
   } else if (o.reference_required) {
     std::string labels;
     for (const Entrant& e : s.entrants) labels += (labels.empty() ? "" : ", ") + e.label;
@@ -287,6 +325,23 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
                         std::to_string(b.width) + "x" + std::to_string(b.in_channels) +
                         " images, the test episodes have " + std::to_string(s.height) + "x" +
                         std::to_string(s.width) + "x" + std::to_string(s.channels));
+  }
+  return reference;
+}
+
+SectionResult run_section(Section& s, const BenchOptions& o) {
+  if (s.tests.empty()) throw usage_error("no test episodes");
+  const std::string reference = check_entrants(s, o);
+  auto say = [&](const std::string& m) {
+    if (o.message) o.message(m);
+  };
+  SectionResult r;
+  r.name = s.name;
+  r.height = s.height;
+  r.width = s.width;
+  r.channels = s.channels;
+  r.reference = reference;
+  for (const Entrant& e : s.entrants) {
     MethodSummary m;
     m.label = e.label;
     m.method = e.checkpoint.model.method;
@@ -313,46 +368,17 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
     cr.spec = t.spec;
     cr.episodes = es.count();
     cr.source = t.source;
-    const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
     for (std::size_t i = 0; i < s.entrants.size(); ++i) {
       const Entrant& e = s.entrants[i];
       say(s.name + ", " + t.spec.name() + ": " + e.label + " on " + std::to_string(es.count()) +
           " episodes");
-      set_threads(o.threads);
       Cell cell;
-      cell.label = e.label;
-      auto m = load_method(e.checkpoint, e.path);
-      {
-        const AdaptedSet a = adapt_episodes(*m, es);
-        const std::size_t per_episode = a.scale.size() + a.shift.size() + a.head_weight.size() +
-                                        a.head_bias.size() + a.convs.size();
-        cell.adapted_bytes_per_episode =
-            double(per_episode) * sizeof(float) / double(std::max<int64_t>(1, a.count()));
-        const Evaluation ev = evaluate_adapted(a, es, false, e.path);
-        cell.episode_accuracy = ev.accuracy;
-        cell.accuracy = mean_ci95(ev.accuracy);
-      }
-      m.reset();
-      if (n_timed > 0) {
-        std::vector<EpisodeTensors> timed;
-        for (int64_t k = 0; k < n_timed; ++k) timed.push_back(to_tensors(es.images(k)));
-        // A fresh instance, so that the stretch sees its workspaces grow from nothing.
-        PeakMemory memory;
-        memory.start();
-        m = load_method(e.checkpoint, e.path);
-        set_threads(1);
-        cell.adapt_ms_1t = latency_stats(time_adaptation(*m, timed, o.timing_warmup));
-        set_threads(o.threads);
-        cell.adapt_ms_nt = all == 1 ? cell.adapt_ms_1t
-                                    : latency_stats(time_adaptation(*m, timed, o.timing_warmup));
-        cell.adapt_memory = memory.read();
-      }
-      m.reset();
-      if (o.train_seconds > 0) {
-        PeakMemory memory;
-        memory.start();
-        time_training(e, es, o.train_seconds, cell);
-        cell.train_memory = memory.read();
+      try {
+        cell = run_cell(e, es, o);
+      } catch (const usage_error& x) {
+        throw usage_error(e.label + " on " + t.spec.name() + ": " + x.what());
+      } catch (const std::exception& x) {
+        throw error(e.label + " on " + t.spec.name() + ": " + x.what());
       }
       MethodSummary& ms = r.methods[i];
       if (cell.adapt_memory.peak_mib > ms.adapt_memory.peak_mib) ms.adapt_memory = cell.adapt_memory;

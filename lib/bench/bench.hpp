@@ -153,7 +153,14 @@ struct SectionResult {
   std::vector<ConfigResult> configs;
 };
 
-// Runs every entrant of s through every test set. Leaves the thread count at o.threads.
+// Checks what run_section needs before anything is computed: at least one entrant, distinct
+// labels, the reference present when o.reference_required, every model taking s's image shape
+// (usage_error naming the model otherwise). Returns the reference's label (o.reference, or
+// the first entrant's when that is absent and not required).
+std::string check_entrants(const Section& s, const BenchOptions& o);
+
+// Runs every entrant of s through every test set (after check_entrants). Leaves the thread
+// count at o.threads.
 SectionResult run_section(Section& s, const BenchOptions& o);
 
 // The whole run, for the reports.

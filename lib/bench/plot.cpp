@@ -163,8 +163,10 @@ std::string report_svg(const Report& r) {
     auto Y = [&](double a) { return y1 - (a - alo) / (ahi - alo) * (y1 - y0); };
 
     o << "<g class=\"panel\">\n";
-    const std::string title = p.s->name + ": " + p.c->spec.name() + " (" +
-                              std::to_string(p.c->episodes) + " episodes)";
+    const std::string title = p.s->name + " " + std::to_string(p.s->height) + "x" +
+                              std::to_string(p.s->width) + "x" + std::to_string(p.s->channels) +
+                              ": " + p.c->spec.name() + " (" + std::to_string(p.c->episodes) +
+                              " episodes)";
     o << "<text x=\"" << num((x0 + x1) / 2) << "\" y=\"" << num(oy + 24)
       << "\" text-anchor=\"middle\" font-weight=\"bold\">" << xml(title) << "</text>\n";
     o << "<rect x=\"" << num(x0) << "\" y=\"" << num(y0) << "\" width=\"" << num(x1 - x0)
