@@ -96,7 +96,9 @@ double dotv(const V& a, const V& b) {
   return s;
 }
 
-bool close(double a, double n) { return std::abs(a - n) <= 1e-6 * (std::abs(a) + std::abs(n)) + 1e-8; }
+bool close(double a, double n) {
+  return std::abs(a - n) <= 1e-6 * (std::abs(a) + std::abs(n)) + 1e-8;
+}
 
 }  // namespace
 
@@ -327,8 +329,13 @@ TEST_CASE("MAML adaptation emits fine-tuned, folded networks; file and fsh-eval 
       const auto p = classify(m->config(), a, t, &logits);
       pred_memory.insert(pred_memory.end(), p.begin(), p.end());
 
-      MamlTask<float> task{t.n_way, t.support_rows(), t.query_rows(), t.support.data(),
-                           t.support_labels.data(), t.query.data(), t.query_labels.data()};
+      MamlTask<float> task{t.n_way,
+                           t.support_rows(),
+                           t.query_rows(),
+                           t.support.data(),
+                           t.support_labels.data(),
+                           t.query.data(),
+                           t.query_labels.data()};
       MamlSteps how;
       how.steps = 3;
       how.lr = 0.4;
