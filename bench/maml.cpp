@@ -6,9 +6,10 @@
 //     steps, the final support forward and the folding), on 1 thread and at --threads;
 //   memory: peak resident memory after meta-training with 1, 3 and 5 inner steps (second order;
 //     ru_maxrss of this process, so each figure also bounds the ones before it).
-// Achieved GFLOP/s count the convolutions only (rule below). Medians over repeats, each timed iteration interleaved with one OpenBLAS sgemm (1024³,
-// threaded over --threads) so both see the same machine load. Heap allocations of the
-// steady-state meta-gradient loop are counted (a global operator new) and printed.
+// Achieved GFLOP/s count the convolutions only (rule below). Medians over repeats, each timed
+// iteration interleaved with one OpenBLAS sgemm (1024³, threaded over --threads) so both see the
+// same machine load. Heap allocations of the steady-state meta-gradient loop are counted (a global
+// operator new) and printed.
 //
 // Usage: bench-maml [--threads N] [--repeats R]   (default: all cores, 30 repeats)
 #include <cblas.h>
@@ -58,8 +59,8 @@ struct Sgemm {
   double seconds() {
     openblas_set_num_threads(fsh::threads());
     auto t0 = clock_type::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(),
-                n, 0.0f, c.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
+                0.0f, c.data(), n);
     const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
     openblas_set_num_threads(1);
     return s;
@@ -88,9 +89,8 @@ fsh::EpisodeTensors episode(int way, int shot, int query, fsh::Rng& rng) {
 std::unique_ptr<fsh::Method> maml(int inner_steps, bool first_order) {
   fsh::ModelConfig m;
   m.method = "maml";
-  m.settings = {{"ways", int64_t(5)},
-                {"inner_steps", int64_t(inner_steps)},
-                {"first_order", first_order}};
+  m.settings = {
+      {"ways", int64_t(5)}, {"inner_steps", int64_t(inner_steps)}, {"first_order", first_order}};
   auto method = fsh::make_method(m);
   fsh::Rng rng(1);
   method->init(rng);
@@ -153,9 +153,10 @@ int main(int argc, char** argv) {
     fsh::cli::parse(app, argc, argv);
     fsh::set_threads(common.threads);
     const int threads = fsh::threads();
-    std::printf("bench-maml: backend %s, %d thread(s); Conv-4 28x28x1 hidden 64, 5-way head; "
-                "medians over %d repeats; sgemm 1024^3 on %d thread(s) timed between them\n",
-                fsh::default_backend().name(), threads, repeats, threads);
+    std::printf(
+        "bench-maml: backend %s, %d thread(s); Conv-4 28x28x1 hidden 64, 5-way head; "
+        "medians over %d repeats; sgemm 1024^3 on %d thread(s) timed between them\n",
+        fsh::default_backend().name(), threads, repeats, threads);
     Sgemm sgemm;
     fsh::Rng rng(7);
     const fsh::EpisodeTensors train = episode(5, 1, 5, rng), test = episode(5, 1, 15, rng);
@@ -165,20 +166,22 @@ int main(int argc, char** argv) {
       grad.resize(m->params().size());
       const Timing t = time_it(repeats, sgemm, [&] { m->loss_and_grad(train, grad.data()); });
       const double flops = fwd_bwd(5) + fwd_bwd(30) + (first_order ? 0 : hvp(5));
-      std::printf("meta-training, %s order, 5-way 1-shot 5-query, 1 inner step: %7.2f ms/task "
-                  "(%6.1f tasks/s), %d thread(s), %5.1f GFLOP/s | sgemm %6.1f GFLOP/s | heap "
-                  "allocations per task %ld\n",
-                  first_order ? "first " : "second", t.ms, 1e3 / t.ms, threads,
-                  flops / t.ms * 1e-6, t.sgemm_gflops, t.allocations);
+      std::printf(
+          "meta-training, %s order, 5-way 1-shot 5-query, 1 inner step: %7.2f ms/task "
+          "(%6.1f tasks/s), %d thread(s), %5.1f GFLOP/s | sgemm %6.1f GFLOP/s | heap "
+          "allocations per task %ld\n",
+          first_order ? "first " : "second", t.ms, 1e3 / t.ms, threads, flops / t.ms * 1e-6,
+          t.sgemm_gflops, t.allocations);
     }
     auto m = maml(1, false);
     for (int n : {1, threads}) {
       fsh::set_threads(n);
       const Timing t = time_it(repeats, sgemm, [&] { m->adapt(test); });
       const double flops = 3 * fwd_bwd(5) + conv_flops(5, 1, 1);
-      std::printf("adaptation, 3 inner steps + fold, 5-way 1-shot (15 queries): %7.2f ms/episode, "
-                  "%d thread(s), %5.1f GFLOP/s | sgemm %6.1f GFLOP/s\n",
-                  t.ms, n, flops / t.ms * 1e-6, t.sgemm_gflops);
+      std::printf(
+          "adaptation, 3 inner steps + fold, 5-way 1-shot (15 queries): %7.2f ms/episode, "
+          "%d thread(s), %5.1f GFLOP/s | sgemm %6.1f GFLOP/s\n",
+          t.ms, n, flops / t.ms * 1e-6, t.sgemm_gflops);
       if (threads == 1) break;
     }
     fsh::set_threads(threads);
@@ -187,9 +190,10 @@ int main(int argc, char** argv) {
       grad.resize(ms->params().size());
       const Timing t =
           time_it(std::max(3, repeats / 5), sgemm, [&] { ms->loss_and_grad(train, grad.data()); });
-      std::printf("meta-training, second order, %d inner step(s): %7.2f ms/task; peak resident "
-                  "memory of the process so far %.1f MB\n",
-                  steps, t.ms, peak_rss_mb());
+      std::printf(
+          "meta-training, second order, %d inner step(s): %7.2f ms/task; peak resident "
+          "memory of the process so far %.1f MB\n",
+          steps, t.ms, peak_rss_mb());
     }
     return 0;
   });

@@ -332,8 +332,13 @@ TEST_CASE("MAML adaptation emits fine-tuned, folded networks; file and fsh-eval 
       const auto p = classify(m->config(), a, t, &logits);
       pred_memory.insert(pred_memory.end(), p.begin(), p.end());
 
-      MamlTask<float> task{t.n_way, t.support_rows(), t.query_rows(), t.support.data(),
-                           t.support_labels.data(), t.query.data(), t.query_labels.data()};
+      MamlTask<float> task{t.n_way,
+                           t.support_rows(),
+                           t.query_rows(),
+                           t.support.data(),
+                           t.support_labels.data(),
+                           t.query.data(),
+                           t.query_labels.data()};
       MamlSteps how;
       how.steps = 3;
       how.lr = 0.4;

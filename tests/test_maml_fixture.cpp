@@ -14,9 +14,8 @@
 // Observed: below 4e-14 everywhere. Float path (support policy, 1 step) against PyTorch
 // float32: 1e-4 of each tensor's scale, the loss 1e-5 relative (both sides round in float32 in
 // different orders; observed 4e-6).
-#include <doctest/doctest.h>
-
 #include <H5Cpp.h>
+#include <doctest/doctest.h>
 
 #include <cmath>
 #include <sstream>

@@ -33,8 +33,7 @@ V along(const V& x, const V& d, double t) {
 
 // Compares `analytic` with the central difference of f(t) (the op's outputs at inputs + t·dots,
 // concatenated) at t = ±h.
-void check_tangent(const std::string& what, const V& analytic,
-                   const std::function<V(double)>& f) {
+void check_tangent(const std::string& what, const V& analytic, const std::function<V(double)>& f) {
   const double h = 1e-6;
   const V p = f(h), m = f(-h);
   REQUIRE(p.size() == analytic.size());
@@ -72,7 +71,15 @@ V cat(std::initializer_list<const V*> parts) {
 
 fsh::ConvShape conv_shape(int B, int C, int H, int W, int K, int k, int stride, int pad) {
   fsh::ConvShape s;
-  s.B = B; s.C = C; s.H = H; s.W = W; s.K = K; s.kh = k; s.kw = k; s.stride = stride; s.pad = pad;
+  s.B = B;
+  s.C = C;
+  s.H = H;
+  s.W = W;
+  s.K = K;
+  s.kh = k;
+  s.kw = k;
+  s.stride = stride;
+  s.pad = pad;
   return s;
 }
 
@@ -122,11 +129,11 @@ void conv_tangent_case(const fsh::ConvShape& s, uint64_t seed, bool with_xdot) {
   V y_null(s.y_size()), y_zero(s.y_size()), dxd_null(s.x_size()), dxd_zero(s.x_size());
   K64().conv2d_forward_tangent(s, x.data(), xdp, w.data(), nullptr, nullptr, y_null.data(),
                                work.data());
-  K64().conv2d_forward_tangent(s, x.data(), xdp, w.data(), zero_w.data(), nullptr,
-                               y_zero.data(), work.data());
+  K64().conv2d_forward_tangent(s, x.data(), xdp, w.data(), zero_w.data(), nullptr, y_zero.data(),
+                               work.data());
   check_equal(y_null, y_zero, 1e-14, "conv forward tangent, null wdot");
-  K64().conv2d_backward_tangent(s, x.data(), xdp, w.data(), nullptr, dy.data(), dyd.data(),
-                                nullptr, dxd_null.data(), dwd2.data(), nullptr, work.data());
+  K64().conv2d_backward_tangent(s, x.data(), xdp, w.data(), nullptr, dy.data(), dyd.data(), nullptr,
+                                dxd_null.data(), dwd2.data(), nullptr, work.data());
   K64().conv2d_backward_tangent(s, x.data(), xdp, w.data(), zero_w.data(), dy.data(), dyd.data(),
                                 nullptr, dxd_zero.data(), dwd2.data(), nullptr, work.data());
   check_equal(dxd_null, dxd_zero, 1e-14, "conv backward tangent, null wdot");
@@ -175,8 +182,8 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool tangents match finite difference
       Fwd f{fixed_mean, fixed_var, V(ps.y_size()), std::vector<uint8_t>(ps.y_size())};
       V xt = along(x, xd, t), xbt = along(xb, xbd, t), gt = along(gamma, gd, t),
         bt = along(beta, bd, t);
-      K64().bn_relu_pool_forward(bs, ps, xt.data(), xbt.data(), gt.data(), bt.data(),
-                                 f.mean.data(), f.var.data(), f.y.data(), f.arg.data());
+      K64().bn_relu_pool_forward(bs, ps, xt.data(), xbt.data(), gt.data(), bt.data(), f.mean.data(),
+                                 f.var.data(), f.y.data(), f.arg.data());
       return f;
     };
     const Fwd f0 = forward(0);
@@ -187,18 +194,16 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool tangents match finite difference
     }
 
     V ydot(ps.y_size());
-    K64().bn_relu_pool_forward_tangent(bs, ps, x.data(), xb.data(), gamma.data(),
-                                       f0.mean.data(), f0.var.data(), f0.y.data(),
-                                       f0.arg.data(), xd.data(), xbd.data(), gd.data(),
-                                       bd.data(), ydot.data());
+    K64().bn_relu_pool_forward_tangent(bs, ps, x.data(), xb.data(), gamma.data(), f0.mean.data(),
+                                       f0.var.data(), f0.y.data(), f0.arg.data(), xd.data(),
+                                       xbd.data(), gd.data(), bd.data(), ydot.data());
     check_tangent("fused forward tangent", ydot, [&](double t) { return forward(t).y; });
 
     V dx(n), dxd(n), dxbd(C), dgd(C), dbd(C);
-    K64().bn_relu_pool_backward_tangent(bs, ps, x.data(), xb.data(), gamma.data(),
-                                        f0.mean.data(), f0.var.data(), f0.y.data(),
-                                        f0.arg.data(), dy.data(), xd.data(), xbd.data(),
-                                        gd.data(), dyd.data(), dx.data(), dxd.data(),
-                                        dxbd.data(), dgd.data(), dbd.data());
+    K64().bn_relu_pool_backward_tangent(bs, ps, x.data(), xb.data(), gamma.data(), f0.mean.data(),
+                                        f0.var.data(), f0.y.data(), f0.arg.data(), dy.data(),
+                                        xd.data(), xbd.data(), gd.data(), dyd.data(), dx.data(),
+                                        dxd.data(), dxbd.data(), dgd.data(), dbd.data());
     // The reference moves β too: the backward depends on it only through the masks.
     check_tangent("fused backward tangent (dx, dxbias, dgamma, dbeta)",
                   cat({&dxd, &dxbd, &dgd, &dbd}), [&](double t) {
@@ -206,10 +211,10 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool tangents match finite difference
                     V xt = along(x, xd, t), xbt = along(xb, xbd, t), gt = along(gamma, gd, t),
                       bt = along(beta, bd, t), dyt = along(dy, dyd, t);
                     V ox(n), oxb(C), og(C), ob(C);
-                    K64().bn_relu_pool_backward(bs, ps, xt.data(), xbt.data(), gt.data(),
-                                                bt.data(), ft.mean.data(), ft.var.data(),
-                                                ft.y.data(), ft.arg.data(), dyt.data(),
-                                                ox.data(), oxb.data(), og.data(), ob.data());
+                    K64().bn_relu_pool_backward(bs, ps, xt.data(), xbt.data(), gt.data(), bt.data(),
+                                                ft.mean.data(), ft.var.data(), ft.y.data(),
+                                                ft.arg.data(), dyt.data(), ox.data(), oxb.data(),
+                                                og.data(), ob.data());
                     return cat({&ox, &oxb, &og, &ob});
                   });
     V ref_dx(n), rxb(C), rg(C), rb(C);
@@ -220,16 +225,14 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool tangents match finite difference
 
     // Null tangents are zeros; skipped outputs leave the others unchanged.
     V dxd2(n), zero_n(n, 0.0), zero_c(C, 0.0), a(n), b2(n);
-    K64().bn_relu_pool_backward_tangent(bs, ps, x.data(), xb.data(), gamma.data(),
-                                        f0.mean.data(), f0.var.data(), f0.y.data(),
-                                        f0.arg.data(), dy.data(), nullptr, nullptr, nullptr,
-                                        dyd.data(), nullptr, a.data(), nullptr, nullptr,
-                                        nullptr);
-    K64().bn_relu_pool_backward_tangent(bs, ps, x.data(), xb.data(), gamma.data(),
-                                        f0.mean.data(), f0.var.data(), f0.y.data(),
-                                        f0.arg.data(), dy.data(), zero_n.data(), zero_c.data(),
-                                        zero_c.data(), dyd.data(), nullptr, b2.data(), nullptr,
-                                        nullptr, nullptr);
+    K64().bn_relu_pool_backward_tangent(bs, ps, x.data(), xb.data(), gamma.data(), f0.mean.data(),
+                                        f0.var.data(), f0.y.data(), f0.arg.data(), dy.data(),
+                                        nullptr, nullptr, nullptr, dyd.data(), nullptr, a.data(),
+                                        nullptr, nullptr, nullptr);
+    K64().bn_relu_pool_backward_tangent(bs, ps, x.data(), xb.data(), gamma.data(), f0.mean.data(),
+                                        f0.var.data(), f0.y.data(), f0.arg.data(), dy.data(),
+                                        zero_n.data(), zero_c.data(), zero_c.data(), dyd.data(),
+                                        nullptr, b2.data(), nullptr, nullptr, nullptr);
     CHECK(a == b2);
   }
 }
@@ -262,8 +265,7 @@ TEST_CASE("linear and softmax cross-entropy tangents match finite differences") 
   });
   // Without ẋ and Ẇ (null): the terms they carry vanish.
   V y0(B * N), y1(B * N);
-  K64().linear_forward_tangent(B, D, N, x.data(), nullptr, w.data(), nullptr, bd.data(),
-                               y0.data());
+  K64().linear_forward_tangent(B, D, N, x.data(), nullptr, w.data(), nullptr, bd.data(), y0.data());
   for (int r = 0; r < B; ++r)
     for (int j = 0; j < N; ++j) CHECK(y0[r * N + j] == bd[j]);
 
@@ -293,15 +295,15 @@ TEST_CASE("tangent ops give the same bits with 1 and 2 threads") {
     dyd = random_vector(ps.y_size(), rng), gd = random_vector(C, rng);
   auto run = [&](int threads) {
     fsh::set_threads(threads);
-    V z(cs.y_size()), zd(cs.y_size()), work(cs.workspace_size()), mean(C), var(C),
-      y(ps.y_size()), yd(ps.y_size()), dz(cs.y_size()), dzd(cs.y_size()), dxbd(C), dgd(C),
-      dbd(C), dx(cs.x_size()), dxd(cs.x_size()), dwd(cs.w_size());
+    V z(cs.y_size()), zd(cs.y_size()), work(cs.workspace_size()), mean(C), var(C), y(ps.y_size()),
+        yd(ps.y_size()), dz(cs.y_size()), dzd(cs.y_size()), dxbd(C), dgd(C), dbd(C),
+        dx(cs.x_size()), dxd(cs.x_size()), dwd(cs.w_size());
     std::vector<uint8_t> arg(ps.y_size());
     K64().conv2d_forward(cs, x.data(), w.data(), nullptr, z.data(), work.data());
-    K64().conv2d_forward_tangent(cs, x.data(), xd.data(), w.data(), wd.data(), nullptr,
-                                 zd.data(), work.data());
-    K64().bn_relu_pool_forward(bs, ps, z.data(), xb.data(), gamma.data(), beta.data(),
-                               mean.data(), var.data(), y.data(), arg.data());
+    K64().conv2d_forward_tangent(cs, x.data(), xd.data(), w.data(), wd.data(), nullptr, zd.data(),
+                                 work.data());
+    K64().bn_relu_pool_forward(bs, ps, z.data(), xb.data(), gamma.data(), beta.data(), mean.data(),
+                               var.data(), y.data(), arg.data());
     K64().bn_relu_pool_forward_tangent(bs, ps, z.data(), xb.data(), gamma.data(), mean.data(),
                                        var.data(), y.data(), arg.data(), zd.data(), nullptr,
                                        gd.data(), nullptr, yd.data());

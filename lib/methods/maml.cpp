@@ -40,8 +40,8 @@ MamlLearner<T>::MamlLearner(const Conv4Config& cfg, int ways, Backend& backend)
       P_(layout_.size()) {}
 
 template <class T>
-T MamlLearner<T>::head_loss(const T* th, const T* feat, int B, int r0, int R,
-                            const int32_t* labels, T* probs, T* dfeat, T* grad, int* correct) {
+T MamlLearner<T>::head_loss(const T* th, const T* feat, int B, int r0, int R, const int32_t* labels,
+                            T* probs, T* dfeat, T* grad, int* correct) {
   const int N = ways_, F = F_;
   grow(logits_, std::size_t(R) * N);
   grow(pred_, std::size_t(R));
@@ -100,8 +100,8 @@ void MamlLearner<T>::inner_loop(const T* theta, const MamlTask<T>& task, const M
     Conv4Tape<T>& tape = tapes_[keep_tapes ? j : 0];
     grow(probs_[j], std::size_t(S) * ways_);
     const T* feat = net_.forward(th, batch_.data(), rows, BnMode::batch, 0, nullptr, tape);
-    head_loss(th, feat, rows, 0, S, task.support_labels, probs_[j].data(), dfeat_.data(),
-              g_.data(), nullptr);
+    head_loss(th, feat, rows, 0, S, task.support_labels, probs_[j].data(), dfeat_.data(), g_.data(),
+              nullptr);
     net_.backward(th, tape, dfeat_.data(), g_.data());
     T* next = thetas_.data() + std::size_t(j + 1) * P_;
     std::copy_n(th, P_, next);
@@ -302,7 +302,8 @@ MethodInfo maml_method_info() {
       {"adapt_steps", int64_t(3), "inner SGD steps when adapting (fsh-adapt, validation)", 0,
        10000},
       {"first_order", false, "drop the second-order terms of the meta-gradient (FOMAML)"},
-      {"ways", int64_t(5), "classes of the head: the training episodes' ways (set from -N)", 2, 4096},
+      {"ways", int64_t(5), "classes of the head: the training episodes' ways (set from -N)", 2,
+       4096},
   };
   info.make = [](const ModelConfig& c) { return std::make_unique<Maml>(c); };
   info.protocol.meta_batch = 32;

@@ -48,8 +48,8 @@ struct MamlTask {
 };
 
 struct MamlSteps {
-  int steps = 1;           // inner SGD steps
-  double lr = 0.4;         // inner learning rate α
+  int steps = 1;    // inner SGD steps
+  double lr = 0.4;  // inner learning rate α
   bool first_order = false;
   BnPolicy bn = BnPolicy::support;
 };
@@ -80,8 +80,7 @@ class MamlLearner {
  private:
   // The inner loop from θ on batch_: fills thetas_[0..n] and probs_[0..n−1], and keeps step
   // j's forward in tapes_[j] when keep_tapes (otherwise every step uses tapes_[0]).
-  void inner_loop(const T* theta, const MamlTask<T>& task, const MamlSteps& how,
-                  bool keep_tapes);
+  void inner_loop(const T* theta, const MamlTask<T>& task, const MamlSteps& how, bool keep_tapes);
   // The support or query loss on rows [r0, r0 + R) of features feat (B rows): probs (R, N);
   // when dfeat is not null, ∂loss/∂feat (B, F) (other rows 0) and the head's gradient into
   // grad's head views.
@@ -99,7 +98,7 @@ class MamlLearner {
   std::size_t P_;
   std::vector<Conv4Tape<T>> tapes_;  // one per inner step, then the query's
   Conv4TangentTape<T> tangent_;
-  std::vector<T> thetas_;            // (n + 1, P)
+  std::vector<T> thetas_;              // (n + 1, P)
   std::vector<std::vector<T>> probs_;  // per inner step: support probabilities (S, N)
   std::vector<T> batch_, logits_, dlogits_, qprobs_, dfeat_, dfeat_dot_, ldot_, dldot_, v_, hv_, g_;
   std::vector<int32_t> pred_;

@@ -63,11 +63,10 @@ const T* Conv4<T>::forward_tangent(const T* params, const T* params_dot, const C
     BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, t.support_rows_, cfg_.bn_eps};
     const T* pooled = i + 1 < D ? t.act_[i + 1].data() : t.out_.data();
     T* next = i + 1 < D ? tt.act_[i + 1].data() : tt.out_.data();
-    k_->bn_relu_pool_forward_tangent(bs, pool_of(cs), t.conv_out_[i].data(), params + o.b,
-                                     params + o.gamma, t.stats_[i].mean.data(),
-                                     t.stats_[i].var.data(), pooled, t.argmax_[i].data(),
-                                     tt.conv_out_[i].data(), params_dot + o.b,
-                                     params_dot + o.gamma, params_dot + o.beta, next);
+    k_->bn_relu_pool_forward_tangent(
+        bs, pool_of(cs), t.conv_out_[i].data(), params + o.b, params + o.gamma,
+        t.stats_[i].mean.data(), t.stats_[i].var.data(), pooled, t.argmax_[i].data(),
+        tt.conv_out_[i].data(), params_dot + o.b, params_dot + o.gamma, params_dot + o.beta, next);
   }
   to_rows(batch, cfg_.hidden, cfg_.out_height() * cfg_.out_width(), tt.out_.data(),
           tt.features_.data());
@@ -103,16 +102,15 @@ void Conv4<T>::backward_tangent(const T* params, const T* params_dot, const Conv
     const bool below = i > 0;  // block 0's input is the images: no gradient needed there
     k_->conv2d_backward_tangent(cs, t.act_[i].data(), below ? tt.act_[i].data() : nullptr,
                                 params + o.w, params_dot + o.w, grad_b_.data(), tan_b_.data(),
-                                below ? grad_a_.data() : nullptr,
-                                below ? tan_a_.data() : nullptr, grads_dot + o.w, nullptr,
-                                work_.data());
+                                below ? grad_a_.data() : nullptr, below ? tan_a_.data() : nullptr,
+                                grads_dot + o.w, nullptr, work_.data());
   }
 }
 
-#define FSH_INSTANTIATE(T)                                                                  \
-  template const T* Conv4<T>::forward_tangent(const T*, const T*, const Conv4Tape<T>&,      \
-                                              Conv4TangentTape<T>&);                        \
-  template void Conv4<T>::backward_tangent(const T*, const T*, const Conv4Tape<T>&,         \
+#define FSH_INSTANTIATE(T)                                                             \
+  template const T* Conv4<T>::forward_tangent(const T*, const T*, const Conv4Tape<T>&, \
+                                              Conv4TangentTape<T>&);                   \
+  template void Conv4<T>::backward_tangent(const T*, const T*, const Conv4Tape<T>&,    \
                                            const Conv4TangentTape<T>&, const T*, const T*, T*);
 FSH_INSTANTIATE(float)
 FSH_INSTANTIATE(double)

@@ -108,11 +108,13 @@ void CpuKernels<T>::bn_relu_pool_forward_tangent(const BatchNormShape& bn, const
 }
 
 template <class T>
-void CpuKernels<T>::bn_relu_pool_backward_tangent(
-    const BatchNormShape& bn, const PoolShape& pool, const T* x, const T* xbias, const T* gamma,
-    const T* mean, const T* var, const T* y, const uint8_t* argmax, const T* dy, const T* xdot,
-    const T* xbias_dot, const T* gamma_dot, const T* dydot, T* dx, T* dxdot, T* dxbias_dot,
-    T* dgamma_dot, T* dbeta_dot) {
+void CpuKernels<T>::bn_relu_pool_backward_tangent(const BatchNormShape& bn, const PoolShape& pool,
+                                                  const T* x, const T* xbias, const T* gamma,
+                                                  const T* mean, const T* var, const T* y,
+                                                  const uint8_t* argmax, const T* dy, const T* xdot,
+                                                  const T* xbias_dot, const T* gamma_dot,
+                                                  const T* dydot, T* dx, T* dxdot, T* dxbias_dot,
+                                                  T* dgamma_dot, T* dbeta_dot) {
   const int W = pool.W, Ho = pool.Ho(), Wo = pool.Wo();
   const std::size_t plane = std::size_t(pool.H) * W, oplane = std::size_t(Ho) * Wo;
   const std::size_t per_channel = std::size_t(pool.B) * plane;
@@ -200,14 +202,14 @@ void CpuKernels<T>::bn_relu_pool_backward_tangent(
   });
 }
 
-#define FSH_INSTANTIATE(T)                                                                     \
-  template void CpuKernels<T>::bn_relu_pool_forward_tangent(                                   \
-      const BatchNormShape&, const PoolShape&, const T*, const T*, const T*, const T*,         \
-      const T*, const T*, const uint8_t*, const T*, const T*, const T*, const T*, T*);         \
-  template void CpuKernels<T>::bn_relu_pool_backward_tangent(                                  \
-      const BatchNormShape&, const PoolShape&, const T*, const T*, const T*, const T*,         \
-      const T*, const T*, const uint8_t*, const T*, const T*, const T*, const T*, const T*,    \
-      T*, T*, T*, T*, T*);
+#define FSH_INSTANTIATE(T)                                                                        \
+  template void CpuKernels<T>::bn_relu_pool_forward_tangent(                                      \
+      const BatchNormShape&, const PoolShape&, const T*, const T*, const T*, const T*, const T*,  \
+      const T*, const uint8_t*, const T*, const T*, const T*, const T*, T*);                      \
+  template void CpuKernels<T>::bn_relu_pool_backward_tangent(                                     \
+      const BatchNormShape&, const PoolShape&, const T*, const T*, const T*, const T*, const T*,  \
+      const T*, const uint8_t*, const T*, const T*, const T*, const T*, const T*, T*, T*, T*, T*, \
+      T*);
 FSH_INSTANTIATE(float)
 FSH_INSTANTIATE(double)
 

@@ -27,10 +27,10 @@ void CpuKernels<T>::linear_forward_tangent(int B, int D, int N, const T* x, cons
 
 template <class T>
 void CpuKernels<T>::linear_backward_tangent(int B, int D, int N, const T* x, const T* xdot,
-                                            const T* w, const T* wdot, const T* dy,
-                                            const T* dydot, T* dxdot, T* dwdot, T* dbdot) {
+                                            const T* w, const T* wdot, const T* dy, const T* dydot,
+                                            T* dxdot, T* dwdot, T* dbdot) {
   if (dxdot) {
-    gemm(false, false, B, D, N, T(1), dydot, N, w, D, T(0), dxdot, D);  // ḋy·W
+    gemm(false, false, B, D, N, T(1), dydot, N, w, D, T(0), dxdot, D);            // ḋy·W
     if (wdot) gemm(false, false, B, D, N, T(1), dy, N, wdot, D, T(1), dxdot, D);  // + dy·Ẇ
   }
   gemm(true, false, N, D, B, T(1), dydot, N, x, D, T(0), dwdot, D);            // ḋyᵀ·x
@@ -57,14 +57,12 @@ void CpuKernels<T>::softmax_xent_backward_tangent(int B, int N, const T* probs, 
   }
 }
 
-#define FSH_INSTANTIATE(T)                                                                     \
-  template void CpuKernels<T>::linear_forward_tangent(int, int, int, const T*, const T*,       \
-                                                      const T*, const T*, const T*, T*);       \
-  template void CpuKernels<T>::linear_backward_tangent(int, int, int, const T*, const T*,      \
-                                                       const T*, const T*, const T*, const T*, \
-                                                       T*, T*, T*);                            \
-  template void CpuKernels<T>::softmax_xent_backward_tangent(int, int, const T*, const T*, T,  \
-                                                             T*);
+#define FSH_INSTANTIATE(T)                                                                         \
+  template void CpuKernels<T>::linear_forward_tangent(int, int, int, const T*, const T*, const T*, \
+                                                      const T*, const T*, T*);                     \
+  template void CpuKernels<T>::linear_backward_tangent(                                            \
+      int, int, int, const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, T*);      \
+  template void CpuKernels<T>::softmax_xent_backward_tangent(int, int, const T*, const T*, T, T*);
 FSH_INSTANTIATE(float)
 FSH_INSTANTIATE(double)
 
