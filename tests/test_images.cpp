@@ -130,9 +130,9 @@ void write_tree(const std::string& root,
                 const std::vector<std::pair<std::string, std::string>>& files, uint32_t size = 8) {
   for (const auto& [cls, name] : files) {
     fs::create_directories(root + "/" + cls);
-    fsh::test::write_file(root + "/" + cls + "/" + name,
-                          fsh::test::write_png8(size, size, 1,
-                                                std::vector<uint8_t>(size * size, 40)));
+    fsh::test::write_file(
+        root + "/" + cls + "/" + name,
+        fsh::test::write_png8(size, size, 1, std::vector<uint8_t>(size * size, 40)));
   }
 }
 
@@ -145,11 +145,11 @@ TEST_CASE("a folder of an episode's support images gives that episode's classifi
     FileKind kind;
     const char* what;
   };
-  for (const Case& k : {Case{1, false, FileKind::same, "gray"},
-                        Case{3, false, FileKind::same, "RGB"},
-                        Case{1, true, FileKind::inverted, "files inverted on import (Omniglot)"},
-                        Case{1, false, FileKind::doubled, "files twice the size"},
-                        Case{1, false, FileKind::rgb, "RGB files for a gray model"}}) {
+  for (const Case& k :
+       {Case{1, false, FileKind::same, "gray"}, Case{3, false, FileKind::same, "RGB"},
+        Case{1, true, FileKind::inverted, "files inverted on import (Omniglot)"},
+        Case{1, false, FileKind::doubled, "files twice the size"},
+        Case{1, false, FileKind::rgb, "RGB files for a gray model"}}) {
     CAPTURE(k.what);
     Dataset d = glyphs(k.channels);
     if (k.inverted_dataset) d.preparation = {true, true, "area"};
@@ -303,8 +303,8 @@ TEST_CASE("bad support folders: one-line errors naming the file or folder") {
                  "/nonexistent/fsh-support: no such file or directory"));
   // Hidden entries are skipped; depth-2 trees name classes group/class.
   TempDir ok;
-  write_tree(ok.path, {{"g1/a", "1.png"}, {"g2/b", "1.png"}, {"g2/b", ".hidden.png"},
-                       {".git", "x.png"}});
+  write_tree(ok.path,
+             {{"g1/a", "1.png"}, {"g2/b", "1.png"}, {"g2/b", ".hidden.png"}, {".git", "x.png"}});
   fsh::test::write_file(ok.path + "/.DS_Store", {'x'});
   const SupportFolder f = read_support_folder(ok.path);
   CHECK(f.class_names == std::vector<std::string>{"g1/a", "g2/b"});
@@ -386,8 +386,8 @@ TEST_CASE("preparing a file gives the bytes the folder importer stores") {
       CHECK(d.preparation.known);
       CHECK(d.preparation.inverted == inv);
       for (std::size_t i = 0; i < files.size(); ++i) {
-        const Image img = prepare_image(read_image_file(dir.path + files[i]),
-                                        {20, 24, channels, inv});
+        const Image img =
+            prepare_image(read_image_file(dir.path + files[i]), {20, 24, channels, inv});
         CHECK(std::equal(img.pixels.begin(), img.pixels.end(), d.image(int64_t(i))));
       }
     }

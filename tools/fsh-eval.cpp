@@ -237,7 +237,8 @@ int run(int argc, char** argv) {
                     ->capture_default_str();
   auto* ep_opt = app.add_option("--episode", img.episode,
                                 "with --images: which classifier of the adapted file (default: "
-                                "its only one)");
+                                "its only one)")
+                     ->check(CLI::NonNegativeNumber);
   auto* k_opt = app.add_flag("--keep-going", img.keep_going,
                              "with --images: skip unreadable images (listed on stderr and in the "
                              "JSON) instead of stopping; exit status 3 if any was skipped");

@@ -118,8 +118,8 @@ void export_dataset(const Dataset& d, const std::string& dir, bool as_stored) {
     }
     const auto [it, fresh] = seen.emplace(folder[c], n);
     if (!fresh)
-      throw usage_error("classes \"" + it->second + "\" and \"" + n +
-                        "\" would share the folder " + folder[c]);
+      throw usage_error("classes \"" + it->second + "\" and \"" + n + "\" would share the folder " +
+                        folder[c]);
   }
   std::vector<int64_t> count(folder.size(), 0);
   for (int32_t l : d.labels) ++count[std::size_t(l)];

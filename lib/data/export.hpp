@@ -31,7 +31,6 @@ void export_dataset(const Dataset& d, const std::string& dir, bool as_stored = f
 // dataset class name with '/' -> '_' (omitted when `class_names` is empty). `class_names`: the
 // N names of the episode's classes, or empty. With no queries, DIR/query is not written.
 void export_episode(const EpisodeImages& ep, const std::vector<std::string>& class_names,
-                    const ImagePreparation& prep, const std::string& dir,
-                    bool as_stored = false);
+                    const ImagePreparation& prep, const std::string& dir, bool as_stored = false);
 
 }  // namespace fsh

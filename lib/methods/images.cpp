@@ -45,9 +45,9 @@ void check_polarity(const ModelConfig& cfg, const InputChoice& choice,
   const double mean = mean_brightness(prepared);
   if (!polarity_mismatch(mean, cfg.input_mean)) return;
   const bool inverted = cfg.input.known && cfg.input.inverted;
-  throw usage_error(what + " look" + " inverted for this model: mean brightness " +
-                    fraction(mean) + " after preparation, the training images' " +
-                    fraction(cfg.input_mean) + "; pass " +
+  throw usage_error(what + " look" + " inverted for this model: mean brightness " + fraction(mean) +
+                    " after preparation, the training images' " + fraction(cfg.input_mean) +
+                    "; pass " +
                     (inverted ? "--no-invert (they are already light on dark)"
                               : "--invert (dark on light: make them light on dark)") +
                     ", or fix the images");
@@ -58,8 +58,9 @@ AdaptedSet adapt_support_folder(Method& m, const SupportFolder& f, const InputCh
   const PrepareOptions prep = input_preparation(m.config(), choice, where);
   const int64_t N = static_cast<int64_t>(f.class_names.size()), K = f.k_shot;
   if (N < 2 || K < 1 || static_cast<int64_t>(f.images.size()) != N * K)
-    throw usage_error("adapt_support_folder: a support set needs at least 2 classes of K >= 1 "
-                      "images each");
+    throw usage_error(
+        "adapt_support_folder: a support set needs at least 2 classes of K >= 1 "
+        "images each");
   // The support set as an episode without queries, through the same conversion every episode
   // takes (to_tensors), so that the same images give the same classifier.
   EpisodeImages ep;
@@ -109,9 +110,8 @@ std::vector<std::vector<double>> class_probabilities(const AdaptedSet& a, int64_
   const Conv4Config& cfg = a.model.backbone;
   const std::size_t per = std::size_t(cfg.in_channels) * cfg.height * cfg.width;
   if (count < 0 || images.size() != per * std::size_t(count))
-    throw shape_error("class_probabilities: " + std::to_string(images.size()) +
-                      " bytes are not " + std::to_string(count) + " images of " +
-                      std::to_string(per));
+    throw shape_error("class_probabilities: " + std::to_string(images.size()) + " bytes are not " +
+                      std::to_string(count) + " images of " + std::to_string(per));
   const AdaptedClassifier c = a.episode(e);
   const int N = a.n_way;
   std::vector<std::vector<double>> probs;
