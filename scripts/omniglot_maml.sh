@@ -16,7 +16,8 @@
 #   omniglot/images_evaluation.zip and omniglot/splits/vinyals/{trainval,test}.txt).
 # Environment: TRAIN_SECONDS (1740), CHUNK_SECONDS (300), FIRST_ORDER (0), BN (support or
 #   transductive), TRAIN_QUERY (5), META_BATCH (32), INNER_LR (0.4), INNER_STEPS (1),
-#   ADAPT_STEPS (3), LR (0.001), SEED (1), THREADS (0 = all cores), TEST_EPISODES (600; fewer
+#   ADAPT_STEPS (3), LR (0.001), LR_STEP (0: constant; else halve the rate every LR_STEP
+#   episodes), SEED (1), THREADS (0 = all cores), TEST_EPISODES (600; fewer
 #   only to try the script out).
 set -euo pipefail
 shot=${1:?usage: $0 SHOT [OUT_DIR]}
@@ -32,6 +33,7 @@ inner_lr=${INNER_LR:-0.4}
 inner_steps=${INNER_STEPS:-1}
 adapt_steps=${ADAPT_STEPS:-3}
 lr=${LR:-0.001}
+lr_step=${LR_STEP:-0}
 seed=${SEED:-1}
 threads=${THREADS:-0}
 test_episodes=${TEST_EPISODES:-600}
@@ -74,7 +76,8 @@ while [ "$done_seconds" -lt "$seconds" ]; do
   if [ "$done_seconds" -eq 0 ]; then
     # No validation part: the Vinyals trainval/test protocol has none.
     fsh-train --method maml --data omniglot-vinyals.h5 --part train -N 5 -K "$shot" \
-      -Q "$query" -n 100000000 --meta-batch "$meta_batch" --lr "$lr" --lr-step 0 \
+      -Q "$query" -n 100000000 --meta-batch "$meta_batch" --lr "$lr" --lr-step "$lr_step" \
+      --lr-gamma 0.5 \
       --inner-lr "$inner_lr" --inner-steps "$inner_steps" --adapt-steps "$adapt_steps" \
       "${order_flag[@]}" --bn "$bn" --val-part none --checkpoint-every 0 \
       --max-time "$step" --seed "$seed" --threads "$threads" --log "train-$tag.csv" \
