@@ -8,6 +8,7 @@
 # Usage: scripts/fuzz.sh [TARGET...]          (default: every target)
 #   FUZZ_SECONDS=60    time per target, in seconds
 #   FUZZ_JOBS=1        fuzzing processes per target (libFuzzer -fork), for a longer campaign
+#   FUZZ_PARALLEL=nproc targets run at the same time (1 when FUZZ_JOBS > 1)
 # Inputs the fuzzers discover are kept in build-fuzz/corpus/<target>/ and reused by later runs;
 # a crash input worth keeping as a regression seed goes into tests/fuzz/corpus/<target>/.
 set -euo pipefail
@@ -48,14 +49,12 @@ rm -rf "$build/artifacts"
 mkdir -p "$build/artifacts" "$build/logs"
 fork=()
 [ "$jobs" -gt 1 ] && fork=(-fork="$jobs")
-failed=()
-total_runs=0
-for t in "${targets[@]}"; do
-  [ -x "$build/bin/$t" ] || { echo "fuzz: no target $t" >&2; exit 2; }
-  mkdir -p "$build/corpus/$t"
-  log=$build/logs/$t.log
-  echo "== $t: ${seconds}s ==" >&2
-  rc=0
+# Targets run side by side, as many at a time as there are cores (FUZZ_PARALLEL), each for
+# FUZZ_SECONDS; each writes its exit status next to its log.
+parallel=${FUZZ_PARALLEL:-$(nproc)}
+[ "$jobs" -gt 1 ] && parallel=1
+run_target() {
+  local t=$1 log=$build/logs/$1.log rc=0
   # Leak checking is off: HDF5 keeps free lists and caches for the life of the process, which
   # libFuzzer would report as leaks of every input. Memory errors, UB and crashes all count.
   ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=0 \
@@ -64,9 +63,32 @@ for t in "${targets[@]}"; do
       -print_final_stats=1 ${fork[@]+"${fork[@]}"} \
       -artifact_prefix="$build/artifacts/$t-" \
       "$build/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+  echo "$rc" >"$build/logs/$t.rc"
+}
+for t in "${targets[@]}"; do
+  [ -x "$build/bin/$t" ] || { echo "fuzz: no target $t" >&2; exit 2; }
+  mkdir -p "$build/corpus/$t"
+  rm -f "$build/logs/$t.rc"
+done
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  echo "== $t: ${seconds}s ==" >&2
+  run_target "$t" &
+  running=$((running + 1))
+done
+wait
+failed=()
+total_runs=0
+for t in "${targets[@]}"; do
+  log=$build/logs/$t.log
+  rc=$(cat "$build/logs/$t.rc" 2>/dev/null || echo 1)
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
   total_runs=$((total_runs + runs))
-  if [ $rc -ne 0 ]; then
+  if [ "$rc" -ne 0 ]; then
     failed+=("$t")
     echo "fuzz: $t FAILED (exit $rc) after $runs runs; log $log:" >&2
     grep -E 'ERROR|SUMMARY|refusal|Test unit written|==[0-9]+==' "$log" | head -20 >&2
