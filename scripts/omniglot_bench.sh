@@ -38,6 +38,19 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/build/bin:$PATH"
 methods=${METHODS:-$(fsh-bench --help | tr '\n' ' ' |
   sed -n 's/.*Methods in this build: \([^.]*\)\..*/\1/p' | tr -d ' ')}
+# The methods whose head is fixed to one way count, and the way counts of the configurations.
+fixed=$(fsh-bench --help | tr '\n' ' ' |
+  sed -n 's/.*Heads fixed to one way count ([^)]*): \([^.]*\)\..*/\1/p' | tr -d ' ')
+ways=$(tr ',' '\n' <<<"$configs" | sed -n 's/^\([0-9]*\)w.*/\1/p' | awk '!seen[$0]++')
+# Refused before anything is done: a fixed-head method's arguments are per way count.
+for m in ${fixed//,/ }; do
+  var="TRAIN_ARGS_$m"
+  if [ -n "${!var:-}" ]; then
+    echo "omniglot_bench.sh: $m has one model per way count: set TRAIN_ARGS_${m}_<N>w" \
+      "(e.g. TRAIN_ARGS_${m}_5w), not $var" >&2
+    exit 2
+  fi
+done
 mkdir -p "$out/models"
 cd "$out"
 
@@ -70,10 +83,6 @@ default_args() {  # METHOD [WAYS]
     *) echo "-N $2 -K 1 -Q 5 --lr 1e-3 --lr-step 2000 --lr-gamma 0.5" ;;
   esac
 }
-# The methods whose head is fixed to one way count, and the way counts of the configurations.
-fixed=$(fsh-bench --help | tr '\n' ' ' |
-  sed -n 's/.*Heads fixed to one way count ([^)]*): \([^.]*\)\..*/\1/p' | tr -d ' ')
-ways=$(tr ',' '\n' <<<"$configs" | sed -n 's/^\([0-9]*\)w.*/\1/p' | awk '!seen[$0]++')
 
 train() {  # METHOD NAME ARGS: trains models/NAME.h5 unless it is there
   if [ ! -f "models/$2.h5" ]; then
@@ -86,12 +95,6 @@ train() {  # METHOD NAME ARGS: trains models/NAME.h5 unless it is there
 models=()
 for m in ${methods//,/ }; do
   if [[ ",$fixed," == *",$m,"* ]]; then
-    var="TRAIN_ARGS_$m"
-    if [ -n "${!var:-}" ]; then
-      echo "omniglot_bench.sh: $m has one model per way count: set TRAIN_ARGS_${m}_<N>w" \
-        "(e.g. TRAIN_ARGS_${m}_5w), not $var" >&2
-      exit 2
-    fi
     for n in $ways; do
       var="TRAIN_ARGS_${m}_${n}w"
       train "$m" "$m-${n}w" "${!var:-$(default_args "$m" "$n")}"
