@@ -39,14 +39,15 @@ Dataset small_split() {
   return split_dataset(synthesize(so), sp, "synth");
 }
 
-// Trains `method` (hidden 8) for a few episodes on d and returns the model file's path.
+// Trains `method` (hidden 8) for a few n_way-way episodes on d and returns the model file's
+// path (dir/<file>, by default <method>.h5).
 std::string train_small(const std::string& method, Dataset& d, const fsh::test::TempDir& dir,
-                        uint64_t seed) {
+                        uint64_t seed, int64_t n_way = 5, std::string file = "") {
   ModelConfig m;
   m.method = method;
   m.backbone.hidden = 8;
   TrainConfig t;
-  t.n_way = 5;
+  t.n_way = n_way;
   t.k_shot = 1;
   t.n_query = 3;
   t.episodes = 6;
@@ -58,7 +59,7 @@ std::string train_small(const std::string& method, Dataset& d, const fsh::test::
   td.fingerprint = "test";
   Checkpoint ck = start_run(m, t, "synth", td);
   TrainRun run;
-  run.output = dir.file(method + ".h5");
+  run.output = dir.file(file.empty() ? method + ".h5" : file);
   run.progress = false;
   const TrainOutcome out = train(ck, td.dataset_ptr(), nullptr, run);
   REQUIRE(out.status == TrainStatus::finished);
@@ -171,7 +172,7 @@ TEST_CASE("two methods on shared episodes: accuracies, paired difference, sizes,
     // episode (trainer.hpp's evaluate_accuracy: no adapted set, no file).
     std::vector<std::vector<double>> acc;
     for (const Entrant& e : s.entrants) {
-      auto m = load_method(e.checkpoint, e.path);
+      auto m = load_method(e.models[0].checkpoint, e.models[0].path);
       acc.push_back(evaluate_accuracy(*m, s.tests[ci].episodes, &*s.dataset));
     }
     for (std::size_t i = 0; i < 2; ++i) {
@@ -206,7 +207,7 @@ TEST_CASE("two methods on shared episodes: accuracies, paired difference, sizes,
     }
   }
   CHECK(r.methods[0].method == "finetune");
-  CHECK(r.methods[0].parameters == int64_t(s.entrants[0].checkpoint.params.size()));
+  CHECK(r.methods[0].parameters == int64_t(s.entrants[0].models[0].checkpoint.params.size()));
   CHECK(r.methods[1].param_bytes == 4 * r.methods[1].parameters);
   CHECK(r.methods[0].file_bytes > 0);
 
@@ -219,7 +220,7 @@ TEST_CASE("two methods on shared episodes: accuracies, paired difference, sizes,
   CHECK(count(md, "| Method | Accuracy | Δ vs ref |") == 2);
   CHECK(count(md, "| finetune |") == 3);  // two configurations and the methods table
   CHECK(count(md, "| ref |") == 2);
-  CHECK(count(md, "| ref (protonet) |") == 1);
+  CHECK(count(md, "| ref (protonet) | " + proto + " | ") == 1);
   CHECK(count(md, "(reference)") == 2);
   // CSV: a header and 2 configurations x 2 methods, every row as wide as the header.
   std::istringstream lines(csv);
@@ -228,6 +229,9 @@ TEST_CASE("two methods on shared episodes: accuracies, paired difference, sizes,
   while (std::getline(lines, line)) rows.push_back(line);
   REQUIRE(rows.size() == 5);
   for (const std::string& row : rows) CHECK(count(row, ",") == count(rows[0], ","));
+  CHECK(rows[0].substr(rows[0].size() - 6) == ",model");
+  CHECK(rows[1].substr(rows[1].size() - fine.size() - 1) == "," + fine);
+  CHECK(rows[2].substr(rows[2].size() - proto.size() - 1) == "," + proto);
   // SVG: 2 panels, 4 points with error bars, one legend entry per method.
   CHECK(svg.rfind("<?xml", 0) == 0);
   CHECK(count(svg, "<g class=\"panel\">") == 2);
@@ -258,4 +262,141 @@ TEST_CASE("model labels") {
   CHECK_THROWS_AS(load_entrant(dir.file("missing.h5")), io_error);
   std::vector<Entrant> two = {load_entrant(proto), load_entrant(proto)};
   CHECK_THROWS_WITH_AS(check_labels(two), doctest::Contains("LABEL=PATH"), usage_error);
+}
+
+TEST_CASE("one model per way count: each configuration scored by the model of its ways") {
+  fsh::test::TempDir dir;
+  Dataset d = small_split();
+  const std::string proto = train_small("protonet", d, dir, 1);
+  const std::string maml5 = train_small("maml", d, dir, 2, 5, "maml-5w.h5");
+  const std::string maml3 = train_small("maml", d, dir, 3, 3, "maml-3w.h5");
+  REQUIRE(load_entrant(maml3).models[0].ways == 3);
+  REQUIRE(load_entrant(proto).models[0].ways == 0);
+  CHECK(fixed_head("maml"));
+  CHECK_FALSE(fixed_head("protonet"));
+
+  Section s;
+  s.name = "small";
+  s.dataset = d;
+  const Provenance prov = make_provenance("test", "", 0, {});
+  sample_tests(s, parse_configs("5w1s,3w2s,5w2s", 4), PartChoice::test, 10, 9, false, "synth",
+               "synth", "", prov);
+  // The two MAML models under one label (the method's), in either order; ProtoNet's one model
+  // scores every configuration.
+  add_entrant(s.entrants, load_entrant(maml3));
+  add_entrant(s.entrants, load_entrant(proto));
+  add_entrant(s.entrants, load_entrant(maml5));
+  REQUIRE(s.entrants.size() == 2);
+  REQUIRE(s.entrants[0].models.size() == 2);
+  CHECK(s.entrants[0].label == "maml");
+  CHECK(s.entrants[0].model_for(5) == 1);
+  CHECK(s.entrants[0].model_for(3) == 0);
+  CHECK(s.entrants[0].model_for(20) == -1);
+  CHECK(s.entrants[1].model_for(20) == 0);
+  CHECK(s.entrants[0].ways_text() == "3-way and 5-way");
+
+  BenchOptions o;
+  o.timing_episodes = 2;
+  o.timing_warmup = 0;
+  o.train_seconds = 0;
+  const SectionResult r = run_section(s, o);
+  REQUIRE(r.configs.size() == 3);
+  CHECK(r.reference == "protonet");
+  // One summary per model: maml's two, then protonet's.
+  REQUIRE(r.methods.size() == 3);
+  CHECK(r.methods[0].path == maml3);
+  CHECK(r.methods[0].ways == 3);
+  CHECK(r.methods[1].path == maml5);
+  CHECK(r.methods[2].ways == 0);
+  CHECK(r.methods[0].several);
+  CHECK_FALSE(r.methods[2].several);
+  CHECK(r.methods[0].configs == std::vector<std::string>{"3w2s"});
+  CHECK(r.methods[1].configs == std::vector<std::string>{"5w1s", "5w2s"});
+  CHECK(r.methods[2].configs == std::vector<std::string>{"5w1s", "3w2s", "5w2s"});
+  const std::vector<std::string> want = {maml5, maml3, maml5};
+  for (std::size_t ci = 0; ci < 3; ++ci) {
+    const ConfigResult& c = r.configs[ci];
+    REQUIRE(c.cells.size() == 2);
+    CHECK(c.cells[0].label == "maml");
+    CHECK(c.cells[0].model == want[ci]);
+    CHECK(r.methods[c.cells[0].summary].path == want[ci]);
+    CHECK(c.cells[1].model == proto);
+    // Independent scoring of the model of that many ways, read from its file.
+    const Checkpoint ck = read_checkpoint(want[ci]);
+    auto m = load_method(ck, want[ci]);
+    CHECK(c.cells[0].episode_accuracy == evaluate_accuracy(*m, s.tests[ci].episodes, &*s.dataset));
+    CHECK(c.cells[0].has_delta);
+  }
+
+  Report rep;
+  rep.version = "test";
+  rep.sections.push_back(r);
+  rep.kernels.threads = threads();
+  const std::string md = report_markdown(rep), csv = report_csv(rep), json = report_json(rep),
+                    svg = report_svg(rep);
+  // The configuration tables name maml's model; the methods table lists each with its head.
+  CHECK(count(md, "| maml (maml-5w.h5) |") == 2);
+  CHECK(count(md, "| maml (maml-3w.h5) |") == 1);
+  CHECK(count(md, "| protonet |") == 4);  // three configurations and the methods table
+  CHECK(count(md, "| maml | " + maml3 + " (3-way head) | ") == 1);
+  CHECK(count(md, "| maml | " + maml5 + " (5-way head) | ") == 1);
+  CHECK(count(md, "| protonet | " + proto + " | ") == 1);
+  CHECK(count(csv, "3w2s,3,2,4,10,maml,maml,") == 1);
+  CHECK(count(csv, "," + maml3 + "\n") == 1);
+  CHECK(count(csv, "," + maml5 + "\n") == 2);
+  CHECK(count(csv, "," + proto + "\n") == 3);
+  CHECK(count(json, "{\"label\":\"maml\",\"model\":\"" + maml5 + "\",\"accuracy\"") == 2);
+  CHECK(count(json, "\"ways\":3,") == 1);
+  CHECK(count(json, "\"ways\":null,") == 1);
+  CHECK(count(json, "\"configurations\":[\"5w1s\",\"5w2s\"]") == 1);
+  CHECK(count(svg, "<title>maml (" + maml3 + "): ") == 1);
+  CHECK(count(svg, ">maml</text>") == 1);  // one legend entry per label
+
+  // A configuration no maml model fits: refused before anything runs, naming the label, the
+  // configuration, the ways it has and the remedy.
+  Section t;
+  t.name = "small";
+  t.dataset = d;
+  sample_tests(t, parse_configs("5w1s,4w1s", 4), PartChoice::test, 3, 9, false, "synth", "synth",
+               "", prov);
+  t.entrants = s.entrants;
+  const std::string no_4way = "maml has no model for 4-way 1-shot: its models' heads are 3-way "
+                              "and 5-way (" + maml3 + ", " + maml5 + "); give one trained 4-way "
+                              "as well (fsh-train --method maml -N 4, then -m maml=FILE)";
+  CHECK_THROWS_WITH_AS(run_section(t, o), no_4way.c_str(), usage_error);
+  CHECK_THROWS_WITH_AS(check_entrants(t, o, parse_configs("20w1s", 4)),
+                       doctest::Contains("no model for 20-way 1-shot"), usage_error);
+  CHECK(check_entrants(t, o, parse_configs("3w1s,5w5s", 4)) == "protonet");
+
+  // What may not share a label: different methods, two heads of the same ways, a way-agnostic
+  // method twice. Each names both files.
+  std::vector<Entrant> e;
+  add_entrant(e, load_entrant(maml5));
+  CHECK_THROWS_WITH_AS(add_entrant(e, load_entrant("maml=" + proto)),
+                       ("two models are labelled 'maml' (" + maml5 + " and " + proto +
+                        ") but are of different methods (maml and protonet); name them apart "
+                        "with LABEL=PATH to compare them")
+                           .c_str(),
+                       usage_error);
+  CHECK_THROWS_WITH_AS(add_entrant(e, load_entrant(maml5)),
+                       ("two models labelled 'maml' have 5-way heads (" + maml5 + " and " + maml5 +
+                        "): one model per way count; name them apart with LABEL=PATH to compare "
+                        "them")
+                           .c_str(),
+                       usage_error);
+  add_entrant(e, load_entrant("other=" + maml5));  // another label: another entrant
+  CHECK(e.size() == 2);
+  std::vector<Entrant> p;
+  add_entrant(p, load_entrant(proto));
+  CHECK_THROWS_WITH_AS(add_entrant(p, load_entrant(proto)),
+                       doctest::Contains("protonet scores any number of ways with one model"),
+                       usage_error);
+  // Assembled by hand, check_labels (so check_entrants) finds the same.
+  Entrant twice = load_entrant(maml5);
+  twice.models.push_back(load_entrant(maml5).models[0]);
+  CHECK_THROWS_WITH_AS(check_labels({twice}), doctest::Contains("have 5-way heads"), usage_error);
+  Entrant mixed = load_entrant(maml5);
+  mixed.models.push_back(load_entrant(proto).models[0]);
+  CHECK_THROWS_WITH_AS(check_labels({mixed}), doctest::Contains("different methods"),
+                       usage_error);
 }

@@ -30,15 +30,23 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 int run(int argc, char** argv) {
   const std::string tool = "fsh-bench";
   const Stopwatch wall;
-  std::string methods_list;
-  for (const auto& n : method_names()) methods_list += (methods_list.empty() ? "" : ", ") + n;
-  std::string quick_list;
-  for (const auto& n : quick_default_methods(quick_glyphs().configs))
-    quick_list += (quick_list.empty() ? "" : ", ") + n;
+  std::string methods_list, fixed_list;
+  for (const auto& n : method_names()) {
+    methods_list += (methods_list.empty() ? "" : ", ") + n;
+    if (fixed_head(n)) fixed_list += (fixed_list.empty() ? "" : ", ") + n;
+  }
   CLI::App app("Compare few-shot methods on the same test episodes: accuracy ± 95% CI, paired "
                "differences, adaptation time, meta-training throughput, memory, model size and "
                "kernel rates, as markdown, CSV, JSON and SVG. Methods in this build: " +
-                   methods_list + ". --quick enters by default: " + quick_list + ".",
+                   methods_list + "." +
+                   (fixed_list.empty()
+                        ? std::string()
+                        : " Heads fixed to one way count (one model per way count, under one "
+                          "label): " +
+                              fixed_list + ".") +
+                   " --quick trains every one, a method with a fixed head once per way count of "
+                   "the configurations, each model for an equal share of the time budget: every "
+                   "model scored on a configuration had the same budget.",
                tool);
   app.set_version_flag("--version", cli::version_text(tool));
   cli::CommonOptions common;
@@ -53,7 +61,9 @@ int run(int argc, char** argv) {
 
   app.add_option("-m,--model", models,
                  "a trained model, [LABEL=]FILE (fsh-model; any method); repeat for each method "
-                 "(the label defaults to the method's name)");
+                 "(the label defaults to the method's name); a method with a fixed head takes "
+                 "one model per way count under one label, each configuration scored by the "
+                 "model of its ways");
   app.add_option("--data", data,
                  "dataset or split (fsh-dataset/fsh-split) to sample the test episodes from");
   app.add_option("--part", part, "with --data: the part to sample from: train, val, test or all")
@@ -100,11 +110,11 @@ int run(int argc, char** argv) {
                  "--quick: the methods to train, comma-separated (default: every registered one)");
   app.add_option("--train-seconds", glyphs.train_seconds,
                  "--quick: training time budget of the 28x28 section, shared equally by the "
-                 "methods")
+                 "models (a method with a fixed head has one per way count)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e7));
   app.add_option("--train-episodes", glyphs.train_episodes,
-                 "--quick: training episodes per method (0 = as many as the time budget allows)")
+                 "--quick: training episodes per model (0 = as many as the time budget allows)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   app.add_option("--classes", glyphs.classes, "--quick: glyph classes to synthesize (20 per "
@@ -113,7 +123,8 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(int64_t(100), int64_t(100000)));
   app.add_flag("--no-rgb", no_rgb, "--quick: leave out the 84x84x3 section");
   app.add_option("--rgb-train-seconds", rgb.train_seconds,
-                 "--quick: training time budget of the 84x84x3 section, shared equally")
+                 "--quick: training time budget of the 84x84x3 section, shared equally by the "
+                 "models")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e7));
   app.add_option("-o,--output", output,
@@ -211,9 +222,12 @@ int run(int argc, char** argv) {
         "--quick: every method trained the same way (Adam 1e-3, " +
         std::to_string(glyphs.train_way) + "-way " + std::to_string(glyphs.train_shot) +
         "-shot " + std::to_string(glyphs.train_query) +
-        "-query episodes, meta-batch 1, the method's default settings) for an equal share of "
-        "the budget; a small budget, not each method's published protocol. With a time budget "
-        "the episodes trained, and so the accuracies, depend on the machine's speed.");
+        "-query episodes, meta-batch 1, the method's default settings; a method whose head is "
+        "fixed to one way count, once per way count of the configurations, on episodes of "
+        "that many ways), each model for an equal share of the budget, so that every model "
+        "scored on a configuration had the same budget; a small budget, not each method's "
+        "published protocol. With a time budget the episodes trained, and so the accuracies, "
+        "depend on the machine's speed.");
   } else {
     if (models.empty()) throw usage_error("give the models to compare (-m FILE ...) or --quick");
     if (data.empty() == episode_files.empty())
@@ -224,8 +238,7 @@ int run(int argc, char** argv) {
       if (app.count(f)) throw usage_error(std::string(f) + " applies to --quick only");
     // Everything is checked before the episodes are sampled and written.
     Section s;
-    for (const std::string& m : models) s.entrants.push_back(load_entrant(m));
-    check_labels(s.entrants);
+    for (const std::string& m : models) add_entrant(s.entrants, load_entrant(m));
     if (!data.empty()) {
       if (app.count("--dataset")) throw usage_error("--dataset applies to --episodes only");
       const std::vector<ConfigSpec> specs = parse_configs(configs, n_query);
@@ -235,7 +248,7 @@ int run(int argc, char** argv) {
       s.height = s.dataset->height;
       s.width = s.dataset->width;
       s.channels = s.dataset->channels;
-      check_entrants(s, bo);
+      check_entrants(s, bo, specs);
       sample_tests(s, specs, p, count, common.seed, within_group,
                    fs::absolute(data).lexically_normal().string(), data,
                    (out / "episodes").string(), prov);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <variant>
 
 #include "backend/registry.hpp"
 #include "data/fingerprint.hpp"
@@ -56,38 +57,118 @@ std::vector<ConfigSpec> parse_configs(const std::string& list, int64_t n_query) 
   return out;
 }
 
+bool fixed_head(const std::string& method) {
+  for (const SettingSpec& spec : method_info(method).settings)
+    if (spec.name == "ways") return true;
+  return false;
+}
+
+int64_t head_ways(const ModelConfig& m) {
+  if (!fixed_head(m.method)) return 0;
+  auto it = m.settings.find("ways");
+  if (it == m.settings.end() || !std::holds_alternative<int64_t>(it->second))
+    throw usage_error(m.method + " model without an integer setting 'ways' (its head's classes)");
+  return std::get<int64_t>(it->second);
+}
+
+int Entrant::model_for(int64_t n_way) const {
+  for (std::size_t i = 0; i < models.size(); ++i)
+    if (models[i].ways == 0 || models[i].ways == n_way) return int(i);
+  return -1;
+}
+
+std::string Entrant::ways_text() const {
+  std::string out;
+  for (std::size_t i = 0; i < models.size(); ++i)
+    out += std::string(i == 0 ? "" : i + 1 == models.size() ? " and " : ", ") +
+           (models[i].ways ? std::to_string(models[i].ways) + "-way" : "any number of ways");
+  return out;
+}
+
 Entrant load_entrant(const std::string& spec) {
   Entrant e;
+  EntrantModel m;
   const std::size_t eq = spec.find('=');
   // "LABEL=PATH"; a '=' after a '/' belongs to the path.
   if (eq != std::string::npos && spec.substr(0, eq).find('/') == std::string::npos) {
     e.label = spec.substr(0, eq);
-    e.path = spec.substr(eq + 1);
+    m.path = spec.substr(eq + 1);
     if (e.label.empty()) throw usage_error("model '" + spec + "': the label before '=' is empty");
   } else {
-    e.path = spec;
+    m.path = spec;
   }
-  if (e.path.empty()) throw usage_error("model '" + spec + "': no file named");
-  e.checkpoint = read_checkpoint(e.path);
-  if (e.label.empty()) e.label = e.checkpoint.model.method;
+  if (m.path.empty()) throw usage_error("model '" + spec + "': no file named");
+  m.checkpoint = read_checkpoint(m.path);
+  e.method = m.checkpoint.model.method;
+  if (e.label.empty()) e.label = e.method;
   for (char c : e.label)
     if (c == ',' || c == '"' || c == '<' || c == '>' || c == '&' || c == '\\' ||
         static_cast<unsigned char>(c) < 0x20)
-      throw usage_error("label '" + e.label + "' of " + e.path + ": labels may not hold , \" < > "
+      throw usage_error("label '" + e.label + "' of " + m.path + ": labels may not hold , \" < > "
                         "& \\ or control characters");
+  try {
+    m.ways = head_ways(m.checkpoint.model);
+  } catch (const usage_error& x) {
+    throw usage_error(m.path + ": " + x.what());
+  }
   std::error_code ec;
-  const auto size = std::filesystem::file_size(e.path, ec);
-  e.file_bytes = ec ? 0 : static_cast<int64_t>(size);
+  const auto size = std::filesystem::file_size(m.path, ec);
+  m.file_bytes = ec ? 0 : static_cast<int64_t>(size);
+  e.models.push_back(std::move(m));
   return e;
 }
 
+namespace {
+
+// Whether model m (of `method`) may join the first n models of entrant e under e's label:
+// usage_error naming both files otherwise.
+void check_joins(const Entrant& e, std::size_t n, const std::string& method,
+                 const EntrantModel& m) {
+  const std::string both = " (" + e.models.front().path + " and " + m.path + ")";
+  const std::string remedy = "; name them apart with LABEL=PATH to compare them";
+  if (method != e.method)
+    throw usage_error("two models are labelled '" + e.label + "'" + both + " but are of "
+                      "different methods (" + e.method + " and " + method + ")" + remedy);
+  if (m.ways == 0)
+    throw usage_error("two models are labelled '" + e.label + "'" + both + ": " + method +
+                      " scores any number of ways with one model" + remedy);
+  for (std::size_t i = 0; i < n; ++i)
+    if (e.models[i].ways == m.ways)
+      throw usage_error("two models labelled '" + e.label + "' have " + std::to_string(m.ways) +
+                        "-way heads (" + e.models[i].path + " and " + m.path + "): one model "
+                        "per way count" + remedy);
+}
+
+}  // namespace
+
+void add_entrant(std::vector<Entrant>& entrants, Entrant e) {
+  for (Entrant& o : entrants)
+    if (o.label == e.label) {
+      for (EntrantModel& m : e.models) {
+        check_joins(o, o.models.size(), e.method, m);
+        o.models.push_back(std::move(m));
+      }
+      return;
+    }
+  entrants.push_back(std::move(e));
+}
+
 void check_labels(const std::vector<Entrant>& entrants) {
-  for (std::size_t i = 0; i < entrants.size(); ++i)
+  for (std::size_t i = 0; i < entrants.size(); ++i) {
+    const Entrant& e = entrants[i];
+    if (e.models.empty()) throw usage_error("'" + e.label + "' has no model");
     for (std::size_t j = 0; j < i; ++j)
-      if (entrants[i].label == entrants[j].label)
-        throw usage_error("two models are labelled '" + entrants[i].label + "' (" +
-                          entrants[j].path + " and " + entrants[i].path +
+      if (e.label == entrants[j].label)
+        throw usage_error("two models are labelled '" + e.label + "' (" +
+                          entrants[j].models.front().path + " and " + e.models.front().path +
                           "): name them with LABEL=PATH");
+    // Each model against those before it, as add_entrant would have joined them.
+    if (e.models.front().checkpoint.model.method != e.method)
+      throw usage_error(e.models.front().path + " is a " +
+                        e.models.front().checkpoint.model.method + " model, not " + e.method);
+    for (std::size_t k = 1; k < e.models.size(); ++k)
+      check_joins(e, k, e.models[k].checkpoint.model.method, e.models[k]);
+  }
 }
 
 void add_episodes_file(Section& s, const std::string& path, const std::string& dataset_path) {
@@ -227,7 +308,7 @@ std::vector<double> time_adaptation(Method& m, const std::vector<EpisodeTensors>
 
 // Optimizer steps as fsh-train takes them, on a copy of the model's θ, over the test set's
 // episodes in turn; one untimed step first. Fills the cell's training figures.
-void time_training(const Entrant& e, const EpisodeSet& es, double seconds, Cell& cell) {
+void time_training(const EntrantModel& e, const EpisodeSet& es, double seconds, Cell& cell) {
   const Checkpoint& ck = e.checkpoint;
   auto m = load_method(ck, e.path);
   const std::size_t n = m->params().size();
@@ -259,13 +340,13 @@ void time_training(const Entrant& e, const EpisodeSet& es, double seconds, Cell&
   cell.train_tasks_per_s = double(cell.train_tasks_timed) / cell.train_seconds_timed;
 }
 
-// One entrant on one test set: accuracy, adaptation timing, training timing, memory.
-Cell run_cell(const Entrant& e, const EpisodeSet& es, const BenchOptions& o) {
+// One model on one test set: accuracy, adaptation timing, training timing, memory.
+Cell run_cell(const EntrantModel& e, const EpisodeSet& es, const BenchOptions& o) {
   set_threads(o.threads);
   const int all = threads();
   const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
   Cell cell;
-  cell.label = e.label;
+  cell.model = e.path;
   auto m = load_method(e.checkpoint, e.path);
   {
     const AdaptedSet a = adapt_episodes(*m, es);
@@ -304,7 +385,8 @@ Cell run_cell(const Entrant& e, const EpisodeSet& es, const BenchOptions& o) {
 
 }  // namespace
 
-std::string check_entrants(const Section& s, const BenchOptions& o) {
+std::string check_entrants(const Section& s, const BenchOptions& o,
+                           const std::vector<ConfigSpec>& configs) {
   if (s.entrants.empty()) throw usage_error("no methods to compare");
   check_labels(s.entrants);
   std::string reference = s.entrants.front().label;
@@ -318,15 +400,35 @@ std::string check_entrants(const Section& s, const BenchOptions& o) {
     throw usage_error("reference '" + o.reference + "' is not among the methods (" + labels +
                       ")");
   }
-  for (const Entrant& e : s.entrants) {
-    const Conv4Config& b = e.checkpoint.model.backbone;
-    if (b.in_channels != s.channels || b.height != s.height || b.width != s.width)
-      throw usage_error(e.path + ": the model takes " + std::to_string(b.height) + "x" +
-                        std::to_string(b.width) + "x" + std::to_string(b.in_channels) +
-                        " images, the test episodes have " + std::to_string(s.height) + "x" +
-                        std::to_string(s.width) + "x" + std::to_string(s.channels));
-  }
+  for (const Entrant& e : s.entrants)
+    for (const EntrantModel& m : e.models) {
+      const Conv4Config& b = m.checkpoint.model.backbone;
+      if (b.in_channels != s.channels || b.height != s.height || b.width != s.width)
+        throw usage_error(m.path + ": the model takes " + std::to_string(b.height) + "x" +
+                          std::to_string(b.width) + "x" + std::to_string(b.in_channels) +
+                          " images, the test episodes have " + std::to_string(s.height) + "x" +
+                          std::to_string(s.width) + "x" + std::to_string(s.channels));
+    }
+  // A method whose head is fixed to one way count scores only configurations of that many ways.
+  for (const ConfigSpec& c : configs)
+    for (const Entrant& e : s.entrants)
+      if (e.model_for(c.n_way) < 0) {
+        std::string files;
+        for (const EntrantModel& m : e.models) files += (files.empty() ? "" : ", ") + m.path;
+        const std::string n = std::to_string(c.n_way);
+        throw usage_error(e.label + " has no model for " + c.name() + ": " +
+                          (e.models.size() > 1 ? "its models' heads are " : "its model's head is ") +
+                          e.ways_text() + " (" + files + "); give one trained " + n +
+                          "-way as well (fsh-train --method " + e.method + " -N " + n +
+                          ", then -m " + e.label + "=FILE)");
+      }
   return reference;
+}
+
+std::string check_entrants(const Section& s, const BenchOptions& o) {
+  std::vector<ConfigSpec> configs;
+  for (const TestSet& t : s.tests) configs.push_back(t.spec);
+  return check_entrants(s, o, configs);
 }
 
 SectionResult run_section(Section& s, const BenchOptions& o) {
@@ -341,22 +443,28 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
   r.width = s.width;
   r.channels = s.channels;
   r.reference = reference;
+  std::vector<std::size_t> first_summary;  // per entrant: its first model's entry in r.methods
   for (const Entrant& e : s.entrants) {
-    MethodSummary m;
-    m.label = e.label;
-    m.method = e.checkpoint.model.method;
-    m.path = e.path;
-    m.bn = to_string(e.checkpoint.model.bn);
-    m.settings = describe_settings(method_info(m.method).settings, e.checkpoint.model.settings);
-    m.parameters = static_cast<int64_t>(e.checkpoint.params.size());
-    m.param_bytes = m.parameters * int64_t(sizeof(float));
-    m.file_bytes = e.file_bytes;
-    m.trained_episodes = e.checkpoint.episode;
-    m.trained_seconds = e.checkpoint.elapsed_seconds;
-    m.stopped_by = e.stopped_by;
-    m.trained_here = e.trained_here;
-    m.training_memory = e.training_memory;
-    r.methods.push_back(m);
+    first_summary.push_back(r.methods.size());
+    for (const EntrantModel& x : e.models) {
+      MethodSummary m;
+      m.label = e.label;
+      m.method = e.method;
+      m.path = x.path;
+      m.ways = x.ways;
+      m.several = e.models.size() > 1;
+      m.bn = to_string(x.checkpoint.model.bn);
+      m.settings = describe_settings(method_info(m.method).settings, x.checkpoint.model.settings);
+      m.parameters = static_cast<int64_t>(x.checkpoint.params.size());
+      m.param_bytes = m.parameters * int64_t(sizeof(float));
+      m.file_bytes = x.file_bytes;
+      m.trained_episodes = x.checkpoint.episode;
+      m.trained_seconds = x.checkpoint.elapsed_seconds;
+      m.stopped_by = x.stopped_by;
+      m.trained_here = x.trained_here;
+      m.training_memory = x.training_memory;
+      r.methods.push_back(m);
+    }
   }
 
   set_threads(o.threads);
@@ -370,17 +478,23 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
     cr.source = t.source;
     for (std::size_t i = 0; i < s.entrants.size(); ++i) {
       const Entrant& e = s.entrants[i];
-      say(s.name + ", " + t.spec.name() + ": " + e.label + " on " + std::to_string(es.count()) +
-          " episodes");
+      const int k = e.model_for(t.spec.n_way);  // >= 0 (check_entrants)
+      const EntrantModel& model = e.models[std::size_t(k)];
+      say(s.name + ", " + t.spec.name() + ": " + e.label +
+          (e.models.size() > 1 ? " (" + model.path + ")" : "") + " on " +
+          std::to_string(es.count()) + " episodes");
       Cell cell;
       try {
-        cell = run_cell(e, es, o);
+        cell = run_cell(model, es, o);
       } catch (const usage_error& x) {
         throw usage_error(e.label + " on " + t.spec.name() + ": " + x.what());
       } catch (const std::exception& x) {
         throw error(e.label + " on " + t.spec.name() + ": " + x.what());
       }
-      MethodSummary& ms = r.methods[i];
+      cell.label = e.label;
+      cell.summary = first_summary[i] + std::size_t(k);
+      MethodSummary& ms = r.methods[cell.summary];
+      ms.configs.push_back(t.spec.key());
       if (cell.adapt_memory.peak_mib > ms.adapt_memory.peak_mib) ms.adapt_memory = cell.adapt_memory;
       if (cell.train_memory.peak_mib > ms.train_memory.peak_mib) ms.train_memory = cell.train_memory;
       say("  " + pct(cell.accuracy.mean) + " ± " + pct(cell.accuracy.ci95) + "; adaptation " +

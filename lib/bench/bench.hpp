@@ -3,7 +3,9 @@
 //
 // A Section is one kind of data (one image shape): its test configurations (N-way K-shot with
 // Q queries per class, the episodes of each drawn once) and the methods under test (trained
-// models, any registered method). run_section puts every method through every configuration:
+// models, any registered method; a method whose head is fixed to one way count, MAML, has one
+// model per way count under one label). run_section puts every method through every
+// configuration, each with its model that fits the configuration's ways:
 //   accuracy       adapt_episodes + evaluate_adapted (methods/evaluate.hpp, what fsh-adapt and
 //                  fsh-eval do), per episode; mean ± 95% CI (eval/stats.hpp)
 //   Δ vs reference the per-episode differences method − reference on the same episodes,
@@ -49,12 +51,15 @@ ConfigSpec parse_config(const std::string& key, int64_t n_query);
 // A comma-separated list of keys ("5w1s,5w5s,20w1s").
 std::vector<ConfigSpec> parse_configs(const std::string& list, int64_t n_query);
 
-// A method under test: a trained model and the name the report gives it.
-struct Entrant {
-  std::string label;  // the method's name unless the user gave one
-  std::string path;   // the fsh-model file
+// One trained model of an entrant.
+struct EntrantModel {
+  std::string path;  // the fsh-model file
   Checkpoint checkpoint;
   int64_t file_bytes = 0;
+  // The way count its head is fixed to, for a method that declares a `ways` setting (MAML:
+  // its classifier head has that many outputs, so it scores only episodes of that many ways);
+  // 0 for a method that classifies any number of ways with one model.
+  int64_t ways = 0;
   // How its training ended, when fsh-bench trained it ("episode budget" or "time budget");
   // "" for a model given as a file (its training record is the model's own).
   std::string stopped_by;
@@ -62,10 +67,38 @@ struct Entrant {
   bool trained_here = false;
 };
 
-// Reads "[LABEL=]PATH" (an fsh-model file). Labels are non-empty and free of ',', '"', '<',
-// '>', '&' and control characters (they appear in CSV, JSON and SVG).
+// A method under test, under one label: one model, or for a method whose head is fixed to one
+// way count, one model per way count (e.g. maml trained 5-way and 20-way); each configuration
+// is scored by the model that fits its ways.
+struct Entrant {
+  std::string label;   // the method's name unless the user gave one
+  std::string method;  // every model's
+  std::vector<EntrantModel> models;
+  // The index in `models` of the model that scores n_way-way episodes: the model whose head
+  // has n_way ways, or a way-agnostic method's only model; -1 when none fits.
+  int model_for(int64_t n_way) const;
+  // "5-way and 20-way" (the way counts of its fixed-head models).
+  std::string ways_text() const;
+};
+
+// Whether `method`'s head is fixed to one way count: it declares a `ways` setting (maml), as
+// start_run sees it. usage_error on an unknown method.
+bool fixed_head(const std::string& method);
+// The way count the head of a model of this configuration is fixed to (its `ways` setting
+// when its method declares one), 0 when the method takes any number of ways.
+int64_t head_ways(const ModelConfig& m);
+
+// Reads "[LABEL=]PATH" (an fsh-model file) as an entrant with one model. Labels are non-empty
+// and free of ',', '"', '<', '>', '&' and control characters (they appear in CSV, JSON and
+// SVG).
 Entrant load_entrant(const std::string& spec);
-// usage_error when two entrants share a label (naming both files and the LABEL= remedy).
+// Adds e to `entrants`, or when an entrant has e's label, adds e's models to it: allowed only
+// for models of the same method with heads of different way counts. usage_error naming both
+// files otherwise (two models of different methods, two with the same way count, or a method
+// that takes any number of ways given twice), with the LABEL=PATH remedy.
+void add_entrant(std::vector<Entrant>& entrants, Entrant e);
+// The same checks on entrants assembled otherwise: labels distinct, each entrant's models of
+// its method, with fixed heads of distinct way counts when there are several.
 void check_labels(const std::vector<Entrant>& entrants);
 
 // The test episodes of one configuration.
@@ -111,6 +144,8 @@ struct BenchOptions {
 // One method on one configuration.
 struct Cell {
   std::string label;
+  std::string model;                     // the file of the entrant's model that scored it
+  std::size_t summary = 0;               // its entry in SectionResult::methods
   MeanCI accuracy;                       // fractions
   std::vector<double> episode_accuracy;  // per episode, in file order
   bool has_delta = false;                // false for the reference itself
@@ -132,9 +167,13 @@ struct ConfigResult {
   std::vector<Cell> cells;  // in entrant order
 };
 
-// Per method and section: what it is and what it cost.
+// Per model and section: what it is and what it cost (an entrant with one model per way
+// count has one entry per model, under its label).
 struct MethodSummary {
   std::string label, method, path, bn, settings;
+  int64_t ways = 0;              // the head's way count, 0 when the method takes any
+  bool several = false;          // its entrant has several models
+  std::vector<std::string> configs;  // keys of the configurations it scored
   int64_t parameters = 0, param_bytes = 0, file_bytes = 0;
   int64_t trained_episodes = 0;  // the model's training record
   double trained_seconds = 0;
@@ -149,18 +188,23 @@ struct SectionResult {
   std::string name;
   int64_t height = 0, width = 0, channels = 0;
   std::string reference;  // label of the reference method
-  std::vector<MethodSummary> methods;
+  std::vector<MethodSummary> methods;  // in entrant order, each entrant's models in turn
   std::vector<ConfigResult> configs;
 };
 
-// Checks what run_section needs before anything is computed: at least one entrant, distinct
-// labels, the reference present when o.reference_required, every model taking s's image shape
-// (usage_error naming the model otherwise). Returns the reference's label (o.reference, or
-// the first entrant's when that is absent and not required).
+// Checks what run_section needs before anything is computed: at least one entrant, labels and
+// models as check_labels wants them, the reference present when o.reference_required, every
+// model taking s's image shape (usage_error naming the model otherwise), and for every
+// configuration of `configs` a model of every entrant that fits its ways (usage_error naming
+// the label, the configuration, the way counts it has and the remedy otherwise). Returns the
+// reference's label (o.reference, or the first entrant's when that is absent and not
+// required). The two-argument form checks the configurations of s's test sets.
+std::string check_entrants(const Section& s, const BenchOptions& o,
+                           const std::vector<ConfigSpec>& configs);
 std::string check_entrants(const Section& s, const BenchOptions& o);
 
-// Runs every entrant of s through every test set (after check_entrants). Leaves the thread
-// count at o.threads.
+// Runs every entrant of s through every test set (after check_entrants), each test set scored
+// by the entrant's model that fits its ways. Leaves the thread count at o.threads.
 SectionResult run_section(Section& s, const BenchOptions& o);
 
 // The whole run, for the reports.

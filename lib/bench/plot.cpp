@@ -195,7 +195,8 @@ std::string report_svg(const Report& r) {
       const double x = X(std::max(c.adapt_ms_nt.median, 1e-4)), y = Y(100 * c.accuracy.mean);
       const double ya = Y(100 * (c.accuracy.mean + c.accuracy.ci95)),
                    yb = Y(100 * (c.accuracy.mean - c.accuracy.ci95));
-      o << "<g class=\"point\"><title>" << xml(c.label) << ": " << num(100 * c.accuracy.mean)
+      o << "<g class=\"point\"><title>" << xml(c.label) << " (" << xml(c.model)
+        << "): " << num(100 * c.accuracy.mean)
         << "% ± " << num(100 * c.accuracy.ci95) << "%, " << num(c.adapt_ms_nt.median)
         << " ms</title>\n";
       o << "<line class=\"errorbar\" x1=\"" << num(x) << "\" y1=\"" << num(ya) << "\" x2=\""

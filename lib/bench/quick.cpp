@@ -1,6 +1,7 @@
 // fsh-bench --quick (see quick.hpp).
 #include "bench/quick.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "data/fingerprint.hpp"
@@ -48,26 +49,17 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
-bool quick_can_enter(const std::string& method, const std::vector<ConfigSpec>& configs,
-                     std::string* why) {
-  const MethodInfo& info = method_info(method);
-  if (!info.protocol.n_way) return true;
+std::vector<int64_t> quick_head_ways(const std::string& method,
+                                     const std::vector<ConfigSpec>& configs) {
+  std::vector<int64_t> ways;
+  if (!fixed_head(method)) return ways;
   for (const ConfigSpec& c : configs)
-    if (c.n_way != *info.protocol.n_way) {
-      if (why)
-        *why = method + "'s head is fixed to " + std::to_string(*info.protocol.n_way) +
-               " ways by its protocol, and configuration " + c.name() +
-               " has another: --quick does not yet train one model per way count";
-      return false;
-    }
-  return true;
+    if (std::find(ways.begin(), ways.end(), c.n_way) == ways.end()) ways.push_back(c.n_way);
+  return ways;
 }
 
-std::vector<std::string> quick_default_methods(const std::vector<ConfigSpec>& configs) {
-  std::vector<std::string> out;
-  for (const std::string& m : method_names())
-    if (quick_can_enter(m, configs, nullptr)) out.push_back(m);
-  return out;
+std::string quick_model_file(const std::string& method, int64_t ways) {
+  return method + (ways > 0 ? "-" + std::to_string(ways) + "w" : "") + ".h5";
 }
 
 Section make_quick_section(const std::string& name, const QuickShape& q, const QuickOptions& o) {
@@ -75,18 +67,22 @@ Section make_quick_section(const std::string& name, const QuickShape& q, const Q
   auto say = [&](const std::string& m) {
     if (o.message) o.message(m);
   };
-  std::vector<std::string> methods = o.methods.empty() ? quick_default_methods(q.configs) : o.methods;
+  const std::vector<std::string> methods = o.methods.empty() ? method_names() : o.methods;
   if (q.train_seconds <= 0 && q.train_episodes <= 0)
     throw usage_error("quick training needs a time budget or an episode budget");
-  for (const std::string& m : methods) {
-    std::string why;
-    if (!quick_can_enter(m, q.configs, &why)) throw usage_error(why);  // also: unknown name
+  // The models to train: one per method, or one per way count for a method with a fixed head.
+  struct Job {
+    std::string method;
+    int64_t ways = 0;  // the head's, 0: the method takes any number of ways
+  };
+  std::vector<Job> jobs;
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    if (std::find(methods.begin(), methods.begin() + i, methods[i]) != methods.begin() + i)
+      throw usage_error("method " + methods[i] + " is listed twice");
+    const std::vector<int64_t> ways = quick_head_ways(methods[i], q.configs);  // also: unknown
+    if (ways.empty()) jobs.push_back({methods[i], 0});
+    for (int64_t w : ways) jobs.push_back({methods[i], w});
   }
-  if (o.methods.empty())
-    for (const std::string& m : method_names()) {
-      std::string why;
-      if (!quick_can_enter(m, q.configs, &why)) say(name + ": not entering " + why);
-    }
   const fs::path dir(o.dir);
   for (const char* sub : {"data", "episodes", "models"}) fs::create_directories(dir / sub);
 
@@ -126,13 +122,16 @@ Section make_quick_section(const std::string& name, const QuickShape& q, const Q
   // fingerprint; train() samples from it).
   TrainingData td;
   td.fingerprint = dataset_fingerprint(*s.dataset);
-  const double seconds = q.train_seconds / double(methods.size());
-  for (const std::string& method : methods) {
+  // Every model has the same share, so every model scored on a configuration had the same
+  // budget.
+  const double seconds = q.train_seconds / double(jobs.size());
+  for (const Job& job : jobs) {
+    const std::string& method = job.method;
     ModelConfig mc;
     mc.method = method;
     TrainConfig t;
     t.part = PartChoice::train;
-    t.n_way = q.train_way;
+    t.n_way = job.ways > 0 ? job.ways : q.train_way;
     t.k_shot = q.train_shot;
     t.n_query = q.train_query;
     t.episodes = q.train_episodes > 0 ? q.train_episodes : int64_t(1) << 40;
@@ -143,12 +142,13 @@ Section make_quick_section(const std::string& name, const QuickShape& q, const Q
     s.dataset.reset();
     Checkpoint ck = start_run(mc, t, data_path, td);
     TrainRun run;
-    run.output = (dir / "models" / (method + ".h5")).string();
+    run.output = (dir / "models" / quick_model_file(method, job.ways)).string();
     run.max_seconds = seconds;
     run.progress = o.progress;
     run.provenance = prov;
     run.provenance.inputs = {data_path};
-    say(name + ": training " + method + " (" + std::to_string(q.train_way) + "-way " +
+    const std::string what = method + (job.ways > 0 ? " " + std::to_string(job.ways) + "-way" : "");
+    say(name + ": training " + what + " (" + std::to_string(t.n_way) + "-way " +
         std::to_string(q.train_shot) + "-shot " + std::to_string(q.train_query) + "-query" +
         (q.train_episodes > 0 ? ", " + std::to_string(q.train_episodes) + " episodes" : "") +
         (run.max_seconds > 0 ? ", at most " + fixed(run.max_seconds, 0) + " s" : "") + ")");
@@ -159,17 +159,18 @@ Section make_quick_section(const std::string& name, const QuickShape& q, const Q
     s.dataset = std::move(td.dataset);
     td.dataset.reset();
     if (out.status == TrainStatus::diverged)
-      throw error("training " + method + " diverged: " + out.message);
+      throw error("training " + what + " diverged: " + out.message);
     if (out.status == TrainStatus::interrupted)
       throw error("interrupted by signal " + std::to_string(out.signal) + " while training " +
-                  method);
+                  what);
     Entrant e = load_entrant(run.output);
-    e.trained_here = true;
-    e.training_memory = mem;
-    e.stopped_by = out.status == TrainStatus::time_limit ? "time budget" : "episode budget";
-    say(name + ": " + method + " trained " + std::to_string(out.episodes_this_run) +
-        " episodes in " + fixed(out.seconds_this_run, 1) + " s (" + e.stopped_by + ")");
-    s.entrants.push_back(std::move(e));
+    EntrantModel& m = e.models.front();
+    m.trained_here = true;
+    m.training_memory = mem;
+    m.stopped_by = out.status == TrainStatus::time_limit ? "time budget" : "episode budget";
+    say(name + ": " + what + " trained " + std::to_string(out.episodes_this_run) +
+        " episodes in " + fixed(out.seconds_this_run, 1) + " s (" + m.stopped_by + ")");
+    add_entrant(s.entrants, std::move(e));
   }
   return s;
 }

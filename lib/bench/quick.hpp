@@ -6,7 +6,9 @@
 //   28x28x1   synth glyphs (400 classes by default), split by alphabet (80% train, 20% test,
 //             4 rotations); every method trained the same way (start_run + train: Adam 1e-3,
 //             20-way 1-shot 5-query episodes, meta-batch 1, support statistics, the method's
-//             own default settings) for an equal share of the time budget; test episodes
+//             own default settings) -- a method whose head is fixed to one way count (MAML)
+//             once per way count of the test configurations (5 and 20), on episodes of that
+//             many ways -- each model for an equal share of the time budget; test episodes
 //             5w1s and 5w5s with 15 queries per class, 20w1s with 5.
 //   84x84x3   synth --channels 3 --size 84 (mini-ImageNet's shape, Conv-4 with 1600
 //             features), small: a short training and a few 5-way 1-shot episodes, for the
@@ -34,8 +36,8 @@ struct QuickShape {
   std::vector<ConfigSpec> configs;        // test configurations
   int64_t episodes = 100;                 // test episodes per configuration
   int64_t train_way = 20, train_shot = 1, train_query = 5;
-  double train_seconds = 90;              // time budget, shared equally by the methods
-  int64_t train_episodes = 0;             // episode budget per method (0 = none)
+  double train_seconds = 90;              // time budget, shared equally by the models
+  int64_t train_episodes = 0;             // episode budget per model (0 = none)
 };
 
 // The defaults of the two sections (see the header comment).
@@ -52,17 +54,21 @@ struct QuickOptions {
   Provenance provenance;             // tool and command line for the files written
 };
 
-// Whether --quick can enter `method` on these configurations: not when the method's protocol
-// fixes its head to one way count (maml) and a configuration has another (that needs one model
-// per way count, which --quick does not train yet); *why says so.
-bool quick_can_enter(const std::string& method, const std::vector<ConfigSpec>& configs,
-                     std::string* why);
-// The methods --quick enters by default: every registered one it can.
-std::vector<std::string> quick_default_methods(const std::vector<ConfigSpec>& configs);
+// The way counts --quick trains `method` for on these configurations: for a method whose head
+// is fixed to one way count (fixed_head: maml), one model per way count among the
+// configurations, in their order (5 and 20 for 5w1s,5w5s,20w1s); for any other method none
+// (one model, trained on train_way-way episodes). usage_error on an unknown method.
+std::vector<int64_t> quick_head_ways(const std::string& method,
+                                     const std::vector<ConfigSpec>& configs);
+// The file name of such a model under models/: "maml-20w.h5" for a head of 20 ways,
+// "protonet.h5" for a method that takes any (ways 0).
+std::string quick_model_file(const std::string& method, int64_t ways);
 
-// Synthesizes and splits the data, writes it (dir/data/glyphs.h5), samples and writes the
-// test episodes (dir/episodes/<key>.h5), trains every method (dir/models/<method>.h5) and
-// returns the section, ready for run_section.
+// Synthesizes and splits the data// Synthesizes and splits the data, writes it (dir/data/glyphs.h5), samples and writes the
+// test episodes (dir/episodes/<key>.h5), trains every method (dir/models/<method>.h5, or one
+// model per way count, dir/models/<method>-<N>w.h5, for a method with a fixed head; each model
+// for an equal share of the time budget, so that every model scored on a configuration had the
+// same budget) and returns the section, ready for run_section.
 Section make_quick_section(const std::string& name, const QuickShape& shape,
                            const QuickOptions& o);
 

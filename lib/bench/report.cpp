@@ -45,6 +45,29 @@ std::string latency_text(const LatencyStats& l) {
   return fmt("%.2f", l.median) + " / " + fmt("%.2f", l.p95);
 }
 
+// A markdown table cell's text: '|' escaped.
+std::string md_cell(const std::string& v) {
+  std::string o;
+  for (char c : v) o += c == '|' ? std::string("\\|") : std::string(1, c);
+  return o;
+}
+
+// How a configuration table names the model of an entrant with several (one per way count):
+// its file name, or its path where two of the entrant's files share a name.
+std::string model_name(const SectionResult& s, const MethodSummary& m) {
+  const std::string base = m.path.substr(m.path.find_last_of('/') + 1);
+  for (const MethodSummary& o : s.methods)
+    if (&o != &m && o.label == m.label && o.path.substr(o.path.find_last_of('/') + 1) == base)
+      return m.path;
+  return base;
+}
+
+// A cell's row label: the entrant's, with the model that scored it when it has several.
+std::string row_label(const SectionResult& s, const Cell& c) {
+  const MethodSummary& m = s.methods[c.summary];
+  return m.several ? c.label + " (" + model_name(s, m) + ")" : c.label;
+}
+
 std::string memory_text(const PeakMemory::Reading& m) {
   if (m.peak_mib <= 0) return "-";
   if (!m.per_stretch) return fmt("%.0f", m.peak_mib) + " (process)";
@@ -86,16 +109,16 @@ std::string report_markdown(const Report& r) {
         << "Adapted (KiB/episode) |\n";
       o << "|---|---|---|---|---|---|---|\n";
       for (const Cell& cell : c.cells)
-        o << "| " << cell.label << " | " << pct(cell.accuracy.mean) << " ± "
+        o << "| " << md_cell(row_label(s, cell)) << " | " << pct(cell.accuracy.mean) << " ± "
           << pct(cell.accuracy.ci95) << " | " << delta_text(cell) << " | "
           << latency_text(cell.adapt_ms_1t) << " | " << latency_text(cell.adapt_ms_nt) << " | "
           << (cell.train_tasks_timed ? fmt("%.1f", cell.train_tasks_per_s) : "-") << " | "
           << fmt("%.1f", cell.adapted_bytes_per_episode / 1024.0) << " |\n";
     }
     o << "\n### Methods (" << shape(s) << ")\n\n";
-    o << "| Method | Parameters | θ (MiB) | Model file (MiB) | Training | Peak memory, "
+    o << "| Method | Model | Parameters | θ (MiB) | Model file (MiB) | Training | Peak memory, "
          "adaptation (MiB) | Peak memory, meta-training (MiB) | Settings |\n";
-    o << "|---|---|---|---|---|---|---|---|\n";
+    o << "|---|---|---|---|---|---|---|---|---|\n";
     for (const MethodSummary& m : s.methods) {
       std::string training = grouped(m.trained_episodes) + " episodes in " +
                              fmt("%.0f", m.trained_seconds) + " s";
@@ -105,8 +128,11 @@ std::string report_markdown(const Report& r) {
       if (m.trained_here) training += ", " + m.stopped_by;
       std::string train_memory = memory_text(m.train_memory);
       if (m.trained_here) train_memory += "; training run " + memory_text(m.training_memory);
+      std::string model = m.path;
+      if (m.ways > 0) model += " (" + std::to_string(m.ways) + "-way head)";
+      if (m.configs.empty()) model += ", scored no configuration";
       o << "| " << m.label << (m.label != m.method ? " (" + m.method + ")" : "") << " | "
-        << grouped(m.parameters) << " | " << fmt("%.2f", mib(double(m.param_bytes))) << " | "
+        << md_cell(model) << " | " << grouped(m.parameters) << " | " << fmt("%.2f", mib(double(m.param_bytes))) << " | "
         << fmt("%.2f", mib(double(m.file_bytes))) << " | " << training << " | "
         << memory_text(m.adapt_memory) << " | " << train_memory << " | " << m.settings
         << "; bn " << m.bn << " |\n";
@@ -123,8 +149,11 @@ std::string report_markdown(const Report& r) {
       rule += "---|---|";
     }
     o << "\n" << rule << "\n";
-    for (std::size_t i = 0; i < r.sections.front().methods.size(); ++i) {
-      const std::string& label = r.sections.front().methods[i].label;
+    std::vector<std::string> labels;  // the first section's entrants
+    for (const MethodSummary& m : r.sections.front().methods)
+      if (std::find(labels.begin(), labels.end(), m.label) == labels.end())
+        labels.push_back(m.label);
+    for (const std::string& label : labels) {
       o << "| " << label << " |";
       for (const SectionResult& s : r.sections) {
         const Cell* cell = nullptr;
@@ -198,13 +227,13 @@ std::string report_csv(const Report& r) {
        "adapt_ms_median_nt,adapt_ms_p95_nt,threads,train_tasks_per_s,meta_batch,"
        "adapted_bytes_per_episode,parameters,param_bytes,model_file_bytes,trained_episodes,"
        "trained_seconds,adapt_peak_mib,adapt_baseline_mib,train_peak_mib,train_baseline_mib,"
-       "memory_source\n";
+       "memory_source,model\n";
   auto num = [](double v) { return fmt("%.9g", v); };
   for (const SectionResult& s : r.sections)
     for (const ConfigResult& c : s.configs)
       for (std::size_t i = 0; i < c.cells.size(); ++i) {
         const Cell& x = c.cells[i];
-        const MethodSummary& m = s.methods[i];
+        const MethodSummary& m = s.methods[x.summary];
         o << csv_field(s.name) << ',' << s.height << ',' << s.width << ',' << s.channels << ','
           << c.spec.key() << ',' << c.spec.n_way << ',' << c.spec.k_shot << ',' << c.spec.n_query
           << ',' << c.episodes << ',' << csv_field(x.label) << ',' << csv_field(m.method) << ','
@@ -221,7 +250,7 @@ std::string report_csv(const Report& r) {
           << ',' << num(x.train_memory.peak_mib) << ',' << num(x.train_memory.baseline_mib)
           << ',' << csv_field(x.adapt_memory.source.empty() ? x.train_memory.source
                                                              : x.adapt_memory.source)
-          << '\n';
+          << ',' << csv_field(x.model) << '\n';
       }
   return o.str();
 }
@@ -302,7 +331,9 @@ std::string report_json(const Report& r) {
     for (std::size_t i = 0; i < s.methods.size(); ++i) {
       const MethodSummary& m = s.methods[i];
       o << (i ? ",\n" : "\n") << "{\"label\":" << js(m.label) << ",\"method\":" << js(m.method)
-        << ",\"model\":" << js(m.path) << ",\"bn\":" << js(m.bn)
+        << ",\"model\":" << js(m.path)
+        << ",\"ways\":" << (m.ways > 0 ? std::to_string(m.ways) : "null")
+        << ",\"bn\":" << js(m.bn)
         << ",\"settings\":" << js(m.settings) << ",\"parameters\":" << m.parameters
         << ",\"param_bytes\":" << m.param_bytes << ",\"model_file_bytes\":" << m.file_bytes
         << ",\"trained_episodes\":" << m.trained_episodes
@@ -311,7 +342,9 @@ std::string report_json(const Report& r) {
         << ",\"stopped_by\":" << js(m.stopped_by)
         << ",\"adapt_memory\":" << memory(m.adapt_memory)
         << ",\"train_memory\":" << memory(m.train_memory)
-        << ",\"training_run_memory\":" << memory(m.training_memory) << "}";
+        << ",\"training_run_memory\":" << memory(m.training_memory) << ",\"configurations\":[";
+      for (std::size_t k = 0; k < m.configs.size(); ++k) o << (k ? "," : "") << js(m.configs[k]);
+      o << "]}";
     }
     o << "],\n\"configurations\":[";
     for (std::size_t ci = 0; ci < s.configs.size(); ++ci) {
@@ -321,7 +354,7 @@ std::string report_json(const Report& r) {
         << ",\"episodes\":" << c.episodes << ",\"source\":" << js(c.source) << ",\"results\":[";
       for (std::size_t i = 0; i < c.cells.size(); ++i) {
         const Cell& x = c.cells[i];
-        o << (i ? ",\n" : "\n") << "{\"label\":" << js(x.label)
+        o << (i ? ",\n" : "\n") << "{\"label\":" << js(x.label) << ",\"model\":" << js(x.model)
           << ",\"accuracy\":" << mean_ci(x.accuracy)
           << ",\"delta\":" << (x.has_delta ? mean_ci(x.delta) : "null")
           << ",\"adapt_ms_1t\":" << latency(x.adapt_ms_1t)

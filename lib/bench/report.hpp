@@ -1,7 +1,10 @@
 // fsh-bench's outputs, all from one Report: a markdown page (tables per section and
-// configuration, a methods table, the kernel figures), CSV (one row per section, configuration
-// and method), JSON (everything, per-episode accuracies included) and an SVG plot (accuracy
-// against adaptation time, one panel per configuration). Accuracies are fractions in CSV and
+// configuration, a methods table with a row per model, the kernel figures), CSV (one row per
+// section, configuration and method), JSON (everything, per-episode accuracies included) and an
+// SVG plot (accuracy against adaptation time, one panel per configuration). Each says which
+// model file scored each result: the CSV's model column, the JSON's "model" of each result, the
+// SVG's point titles; the markdown names the model in a configuration's row when its method
+// has several (one per way count) and lists every model in its methods table. Accuracies are fractions in CSV and
 // JSON (as fsh-eval --json prints them) and percentages in the markdown and the plot.
 #pragma once
 #include <string>
