@@ -297,7 +297,8 @@ TEST_CASE("evaluation shards: JSON round trip, exact merge, refusals") {
     CHECK(std::memcmp(&got.sd, &want.sd, sizeof(double)) == 0);
     CHECK(std::memcmp(&got.ci95, &want.ci95, sizeof(double)) == 0);
   }
-  const auto s0 = eval_part(0, 3, counts), s1 = eval_part(1, 3, counts), s2 = eval_part(2, 3, counts);
+  const auto s0 = eval_part(0, 3, counts), s1 = eval_part(1, 3, counts),
+             s2 = eval_part(2, 3, counts);
   CHECK(throws_with([&] { merge_eval_shards({s0, s2}, {"a", "c"}); },
                     "shard 1/3 (episodes 2-3 of 7) missing"));
   CHECK(throws_with([&] { merge_eval_shards({s0, s1, s1, s2}, {"a", "b", "b2", "c"}); },
@@ -341,9 +342,10 @@ TEST_CASE("evaluation shards: JSON round trip, exact merge, refusals") {
                     "f: shard 1/3 of 7 episodes holds episodes 2-3"));
   CHECK(throws_with([&] { parse_eval_shard(edit("\"shard\":\"1/3\"", "\"shard\":\"3/3\""), "f"); },
                     "f: field \"shard\": i must be"));
-  CHECK(throws_with([&] { parse_eval_shard(edit("\"correct\":[11,0]", "\"correct\":[11,16]"), "f"); },
+  const std::string counts_field = "\"correct\":[11,0]";
+  CHECK(throws_with([&] { parse_eval_shard(edit(counts_field, "\"correct\":[11,16]"), "f"); },
                     "episode 3 has 16 right of 15"));
-  CHECK(throws_with([&] { parse_eval_shard(edit("\"correct\":[11,0]", "\"correct\":[11,0.5]"), "f"); },
+  CHECK(throws_with([&] { parse_eval_shard(edit(counts_field, "\"correct\":[11,0.5]"), "f"); },
                     "must be an integer"));
   CHECK(throws_with([&] { parse_eval_shard(edit("\"correct\":[11,0]", "\"correct\":[11]"), "f"); },
                     "episodes is 2 but \"correct\" holds 1"));

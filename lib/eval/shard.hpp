@@ -25,9 +25,9 @@ constexpr int64_t eval_shard_format_version = 1;
 struct EvalShard {
   std::string method, bn;  // as fsh-eval --json prints them
   int64_t n_way = 0, k_shot = 0, n_query = 0;
-  Shard shard;             // i of n; {0, 1} for a merged whole
-  int64_t begin = 0;       // the episodes file's index of the first episode scored
-  int64_t total = 0;       // episodes in the episodes file
+  Shard shard;                       // i of n; {0, 1} for a merged whole
+  int64_t begin = 0;                 // the episodes file's index of the first episode scored
+  int64_t total = 0;                 // episodes in the episodes file
   std::string episodes_fingerprint;  // methods/evaluate.hpp episodes_fingerprint()
   // What was scored, so that only parts scoring the same classifiers merge:
   // "model <fingerprint>" (fsh-eval --model, or an adapted shard: its model_fingerprint),

@@ -23,19 +23,19 @@ int64_t parse_count(const std::string& s) {
 
 Shard parse_shard(const std::string& text, const std::string& what) {
   const std::size_t slash = text.find('/');
-  const std::string bad = what + ": expected i/n with 0 <= i < n (shard i of n, from 0), got '" +
-                          text + "'";
+  const std::string bad =
+      what + ": expected i/n with 0 <= i < n (shard i of n, from 0), got '" + text + "'";
   if (slash == std::string::npos) throw usage_error(bad);
   const int64_t i = parse_count(text.substr(0, slash));
   const int64_t n = parse_count(text.substr(slash + 1));
   if (i < 0 || n < 0) throw usage_error(bad);
   if (n < 1) throw usage_error(what + ": n must be at least 1, got '" + text + "'");
   if (n > max_shard_count)
-    throw usage_error(what + ": n must be at most " + std::to_string(max_shard_count) +
-                      ", got '" + text + "'");
-  if (i >= n)
-    throw usage_error(what + ": i must be in [0, " + std::to_string(n - 1) + "] (shards count from 0), got '" +
+    throw usage_error(what + ": n must be at most " + std::to_string(max_shard_count) + ", got '" +
                       text + "'");
+  if (i >= n)
+    throw usage_error(what + ": i must be in [0, " + std::to_string(n - 1) +
+                      "] (shards count from 0), got '" + text + "'");
   return {i, n};
 }
 

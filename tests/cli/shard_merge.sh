@@ -100,12 +100,12 @@ sys.exit(1 if errors else 0)
 EOF
 }
 
-# check_part PART EPISODES I N: the shard attributes hold what man 5 fsh-adapted says, computed
-# here from the episodes file alone (FNV-1a 64 of the bytes the page lists).
-check_part() {
+# check_parts EPISODES N PART_0 .. PART_N-1: the shard attributes hold what man 5 fsh-adapted
+# says, computed here from the episodes file alone (FNV-1a 64 of the bytes the page lists).
+check_parts() {
   $py - "$@" <<'EOF'
 import sys, h5py, numpy as np
-part, eps_path, i, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+eps_path, n, parts = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def fnv(data, h=0xcbf29ce484222325):
     for byte in data:
         h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
@@ -124,17 +124,22 @@ with h5py.File(eps_path, "r") as e:
     for name in ("classes", "support", "query"):
         data += np.asarray(e[name], dtype="<i4").tobytes()
     want_fp = "%016x" % fnv(data)
-begin, end = i * T // n, (i + 1) * T // n
-with h5py.File(part, "r") as p:
-    a = p["episodes"].attrs
-    got = {k: (a[k].decode() if isinstance(a[k], bytes) else a[k]) for k in a}
-    want = {"shard_index": i, "shard_count": n, "shard_begin": begin, "total_count": T,
-            "count": end - begin, "episodes_fingerprint": want_fp}
-    bad = [f"{k}: {got.get(k)!r}, expected {v!r}" for k, v in want.items() if got.get(k) != v]
-    if p["episodes/head.bias"].shape[0] != end - begin:
-        bad.append("head.bias rows")
+bad = []
+if len(parts) != n:
+    bad.append(f"{len(parts)} parts for {n} shards")
+for i, part in enumerate(parts):
+    begin, end = i * T // n, (i + 1) * T // n
+    with h5py.File(part, "r") as p:
+        a = p["episodes"].attrs
+        got = {k: (a[k].decode() if isinstance(a[k], bytes) else a[k]) for k in a}
+        want = {"shard_index": i, "shard_count": n, "shard_begin": begin, "total_count": T,
+                "count": end - begin, "episodes_fingerprint": want_fp}
+        bad += [f"{part}: {k}: {got.get(k)!r}, expected {v!r}" for k, v in want.items()
+                if got.get(k) != v]
+        if p["episodes/head.bias"].shape[0] != end - begin:
+            bad.append(f"{part}: head.bias rows")
 for b in bad:
-    print(f"{part}: {b}", file=sys.stderr)
+    print(b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 EOF
 }
@@ -147,13 +152,14 @@ shard_pipeline() {
   for ((i = n - 1; i >= 0; i--)); do  # backwards: the merge must not rely on the order
     fsh-adapt -m "$m.h5" -e "$e" --shard "$i/$n" -o "part.$tag.$i.h5" -q ||
       die "$tag: adapt shard $i/$n"
-    check_part "part.$tag.$i.h5" "$e" "$i" "$n" || die "$tag: shard attributes of $i/$n"
     parts+=("part.$tag.$i.h5")
     fsh-eval -a "part.$tag.$i.h5" -e "$e" --shard "$i/$n" --json -o "eval.$tag.$i.json" \
       --predictions "pred.$tag.$i.tsv" || die "$tag: eval shard $i/$n"
     evals+=("eval.$tag.$i.json")
     tsvs+=("pred.$tag.$i.tsv")
   done
+  check_parts "$e" "$n" $(for ((i = 0; i < n; i++)); do echo "part.$tag.$i.h5"; done) ||
+    die "$tag: shard attributes"
   fsh-adapt --merge "${parts[@]}" -o "merged.$tag.h5" -q || die "$tag: merge"
   compare_adapted "full.$m.$e.h5" "merged.$tag.h5" || die "$tag: merged file differs"
   out=$(fsh-eval --merge "${evals[@]}" --json) || die "$tag: eval merge"
@@ -173,12 +179,16 @@ for m in $methods; do
       >"full.$m.$e.json" || die "$m: eval $e"
     fsh-eval -a "full.$m.$e.h5" -e "$e" >"full.$m.$e.txt" || die "$m: eval $e (table)"
   done
-  for n in 1 2 3; do shard_pipeline "$m" test.h5 "$n"; done
+  # The hypernetwork in 3 shards only: the rule is the same for every method.
+  for n in $([ "$m" = hyper ] && echo 3 || echo 1 2 3); do shard_pipeline "$m" test.h5 "$n"; done
   shard_pipeline "$m" two.h5 3  # shard 0/3 holds no episode
 done
-# Per-episode convolutions really were exercised (MAML's are always there).
-$py -c 'import h5py, sys; sys.exit(0 if "conv0.weight" in h5py.File("full.maml.test.h5")["episodes"] else 1)' ||
-  die "maml's adapted file has no per-episode convolutions"
+# Per-episode convolutions really were exercised (MAML's and the refining hypernetwork's).
+for m in $methods; do
+  [ "$m" = proto ] && continue
+  $py -c 'import h5py, sys; sys.exit(0 if "conv0.weight" in h5py.File(sys.argv[1], "r")["episodes"] else 1)' \
+    "full.$m.test.h5.h5" || die "$m's adapted file has no per-episode convolutions"
+done
 
 # fsh-eval --shard from the complete adapted file and from the model, merged.
 evals=()
@@ -203,6 +213,10 @@ done
 # The table of a shard says which it is.
 fsh-eval -a part.proto.3.test.h5.1.h5 -e test.h5 --shard 1/3 |
   grep -q "^shard"$'\t'"1/3 (episodes 2-3 of 7)\$" || die "shard table line"
+
+# fsh-episodes info says which shard a part is.
+fsh-episodes info part.proto.3.test.h5.1.h5 | grep -q "^  shard  *1/3: episodes 2-3 of 7; episodes fingerprint [0-9a-f]\{16\}" ||
+  die "info does not show the shard: $(fsh-episodes info part.proto.3.test.h5.1.h5)"
 
 # ---- refusals: one line naming the file (or the shards), nothing left behind ---------------
 check() {  # check EXPECTED_TEXT EXIT_CODE OUTPUT_FILE -- command...
