@@ -7,6 +7,7 @@
 #include "methods/images.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
+#include "util/shard.hpp"
 #include "util/version.hpp"
 
 using namespace fsh;
@@ -21,9 +22,10 @@ int run(int argc, char** argv) {
                tool);
   app.set_version_flag("--version", cli::version_text(tool));
   cli::CommonOptions common;
-  std::string model, episodes, support, dataset, output, bn;
+  std::string model, episodes, support, dataset, output, bn, shard_text;
+  std::vector<std::string> merge;
   bool invert = false, no_invert = false, any_size = false;
-  app.add_option("-m,--model", model, "trained model (fsh-model)")->required();
+  auto* m_opt = app.add_option("-m,--model", model, "trained model (fsh-model)");
   auto* e_opt = app.add_option("-e,--episodes", episodes, "episodes to adapt to (fsh-episodes)");
   auto* s_opt = app.add_option("--support", support,
                                "a folder of class folders of PNG/JPEG images (ROOT/<class>/"
@@ -45,16 +47,43 @@ int run(int argc, char** argv) {
                              "on its own");
   for (auto* o : {i_opt, n_opt, a_opt}) o->excludes(e_opt);
   app.add_option("-o,--output", output, "adapted classifiers to write (fsh-adapted)")->required();
-  app.add_option("--bn", bn,
-                 "normalisation statistics: support or transductive (default: the model's)");
+  auto* b_opt = app.add_option(
+      "--bn", bn, "normalisation statistics: support or transductive (default: the model's)");
+  auto* sh_opt = app.add_option("--shard", shard_text,
+                                "i/n: adapt only shard i of n (from 0) of the episodes, a "
+                                "contiguous block, and write a partial file for --merge");
+  sh_opt->excludes(s_opt);
+  auto* mg_opt = app.add_option("--merge", merge,
+                                "merge the partial files of every shard of one --shard run "
+                                "into the file one unsharded run writes")
+                     ->expected(1, -1);
+  for (auto* o : {m_opt, e_opt, s_opt, d_opt, i_opt, n_opt, a_opt, b_opt, sh_opt})
+    mg_opt->excludes(o);
   cli::add_threads(app, common);
   cli::add_verbosity(app, common);
   cli::add_provenance(app, common);
   cli::parse(app, argc, argv);
   cli::check_blas("fsh-adapt", common.verbosity, argv);
   set_threads(common.threads);
+  if (!merge.empty()) {
+    // Every part read and checked before anything is written.
+    std::vector<AdaptedSet> parts;
+    for (const std::string& p : merge) parts.push_back(read_adapted(p));
+    const AdaptedSet s = merge_adapted(parts, merge);
+    write_adapted(s, output,
+                  {tool + " --merge", FSH_VERSION,
+                   common.provenance ? cli::command_line(argc, argv) : "", 0, merge});
+    cli::message(tool, common.verbosity, 1,
+                 "merged " + std::to_string(parts.size()) + " shards: " +
+                     std::to_string(s.count()) + " " + std::to_string(s.n_way) +
+                     "-way episodes of " + s.model.method + " -> " + output);
+    return 0;
+  }
+  if (model.empty()) throw usage_error("--model is required (or --merge PART...)");
   if (episodes.empty() == support.empty())
     throw usage_error("give exactly one of --episodes or --support");
+  const std::optional<Shard> shard =
+      shard_text.empty() ? std::nullopt : std::optional<Shard>(parse_shard(shard_text));
 
   Checkpoint ck = read_checkpoint(model);
   if (!bn.empty()) ck.model.bn = parse_bn_policy(bn);
@@ -78,15 +107,21 @@ int run(int argc, char** argv) {
     return 0;
   }
   const EpisodeSet es = open_episodes(episodes, dataset);
-  Progress progress(es.count(), "adapting episode", common.verbosity >= 1);
-  const AdaptedSet s =
-      adapt_episodes(*method, es, [&](int64_t i) { progress.update(i + 1); });
+  const EpisodeRange range = shard ? shard_range(*shard, es.count()) : EpisodeRange{0, es.count()};
+  Progress progress(range.size(), "adapting episode", common.verbosity >= 1);
+  auto tick = [&](int64_t j) { progress.update(j + 1); };
+  const AdaptedSet s = shard ? adapt_shard(*method, es, *shard, tick)
+                             : adapt_episodes(*method, es, tick);
   progress.clear();
   write_adapted(s, output, prov);
   cli::message(tool, common.verbosity, 1,
                "adapted " + std::to_string(s.count()) + " " + std::to_string(s.n_way) +
-                   "-way episodes with " + ck.model.method + " (batch norm: " +
-                   to_string(ck.model.bn) + " statistics) -> " + output);
+                   "-way episodes" +
+                   (shard ? " (shard " + to_string(*shard) + ": " +
+                                describe_range(range, es.count()) + ")"
+                          : "") +
+                   " with " + ck.model.method + " (batch norm: " + to_string(ck.model.bn) +
+                   " statistics) -> " + output);
   return 0;
 }
 

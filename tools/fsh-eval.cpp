@@ -2,12 +2,17 @@
 // episodes: per-episode accuracy, mean ± 95% CI (1.96·sd/√n), as a table or --json; per-query
 // predictions as TSV on request. With --adapted it classifies with nothing but that file.
 // With --images it classifies image files instead: path, class name, probability, as TSV.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "common/cli.hpp"
+#include "eval/predictions.hpp"
+#include "eval/shard.hpp"
 #include "eval/stats.hpp"
 #include "io/info.hpp"
 #include "methods/checkpoint.hpp"
@@ -16,23 +21,108 @@
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/progress.hpp"
+#include "util/shard.hpp"
 
 using namespace fsh;
 
 namespace {
 
-// Per-query predictions as TSV: to stdout for "-", else atomically (util/file.hpp).
-void write_predictions(const std::string& path, const Evaluation& ev) {
+// Text to stdout for "" or "-", else to the file, atomically (util/file.hpp).
+void emit(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::cout << text << std::flush;
+    return;
+  }
+  write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+// Per-query predictions as TSV: to stdout for "-", else atomically.
+void write_predictions(const std::string& path, const std::vector<QueryPrediction>& rows) {
   std::ostringstream out;
   out << "episode\tquery\timage\tlabel\tpredicted\tcorrect\n";
-  for (const auto& p : ev.predictions)
+  for (const auto& p : rows)
     out << p.episode << '\t' << p.query << '\t' << p.image << '\t' << p.label << '\t'
         << p.predicted << '\t' << (p.label == p.predicted ? 1 : 0) << '\n';
-  const std::string text = out.str();
-  if (path == "-")
-    std::cout << text;
+  emit(path, out.str());
+}
+
+// The summary of an evaluation: a table, or one JSON object (man 1 fsh-eval, OUTPUT).
+std::string summary(const std::string& method, const std::string& bn, int64_t n_way,
+                    int64_t k_shot, int64_t n_query, const MeanCI& s, bool json) {
+  char b[2048];
+  if (json)
+    std::snprintf(b, sizeof b,
+                  "{\"method\":\"%s\",\"bn\":\"%s\",\"episodes\":%ld,\"n_way\":%lld,\"k_shot\":%lld,"
+                  "\"n_query\":%lld,\"accuracy\":%.6f,\"ci95\":%.6f,\"sd\":%.6f}\n",
+                  method.c_str(), bn.c_str(), s.n, static_cast<long long>(n_way),
+                  static_cast<long long>(k_shot), static_cast<long long>(n_query), s.mean,
+                  s.ci95, s.sd);
   else
-    write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
+    std::snprintf(b, sizeof b,
+                  "method\t%s\nbn\t%s statistics\nepisodes\t%ld (%lld-way %lld-shot, %lld "
+                  "queries per class)\naccuracy\t%.2f%% ± %.2f%% (95%% CI)\n",
+                  method.c_str(), bn.c_str(), s.n, static_cast<long long>(n_way),
+                  static_cast<long long>(k_shot), static_cast<long long>(n_query),
+                  100 * s.mean, 100 * s.ci95);
+  return b;
+}
+
+// Prints (or writes to `output`) the summary as fsh-eval always has: to stdout unless the
+// predictions go there (a JSON summary is printed even then).
+void print_summary(const std::string& text, bool json, const std::string& predictions,
+                   const std::string& output) {
+  if (!output.empty())
+    emit(output, text);
+  else if (json || predictions != "-")
+    std::cout << text << std::flush;
+}
+
+// fsh-eval --merge PART...: the summary (and predictions) of one unsharded run from the
+// shards' JSON (and predictions TSVs).
+int run_merge(const std::vector<std::string>& inputs, bool json, const std::string& predictions,
+              const std::string& output) {
+  std::vector<EvalShard> parts;
+  std::vector<std::vector<PredictionRow>> tsvs;
+  std::vector<std::string> part_names, tsv_names;
+  // Every input read and checked before anything is written.
+  for (const std::string& path : inputs) {
+    if (path == "-") throw usage_error("--merge: the parts are files; '-' is not accepted");
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw io_error(path + ": cannot open for reading");
+    char c = 0;
+    while (f.get(c) && std::isspace(static_cast<unsigned char>(c))) {
+    }
+    if (c == '{') {
+      parts.push_back(read_eval_shard(path));
+      part_names.push_back(path);
+    } else if (c == 'e') {
+      tsvs.push_back(read_predictions(path));
+      tsv_names.push_back(path);
+    } else {
+      throw format_error(path + ": neither an fsh-eval shard (JSON of fsh-eval --shard i/n "
+                                "--json) nor a predictions TSV (--predictions)");
+    }
+  }
+  if (parts.empty())
+    throw usage_error("--merge needs the shards' JSON (fsh-eval --shard i/n --json): only "
+                      "predictions TSVs were given");
+  if (!tsvs.empty() && predictions.empty())
+    throw usage_error("--merge was given predictions TSVs (" + tsv_names[0] +
+                      "): name the merged file with --predictions");
+  if (tsvs.empty() && !predictions.empty())
+    throw usage_error("--predictions with --merge needs the shards' predictions TSVs among "
+                      "the parts");
+  const EvalShard whole = merge_eval_shards(parts, part_names);
+  std::vector<QueryPrediction> rows;
+  if (!tsvs.empty())
+    for (const PredictionRow& r : merge_prediction_shards(tsvs, tsv_names, whole))
+      rows.push_back({r.episode, r.query, r.image, r.label, r.predicted});
+  const MeanCI s = mean_ci95(whole.accuracy());
+  const std::string text =
+      summary(whole.method, whole.bn, whole.n_way, whole.k_shot, whole.n_query, s, json);
+  if (!predictions.empty()) write_predictions(predictions, rows);
+  print_summary(text, json, predictions, output);
+  return 0;
 }
 
 struct ImagesOptions {
@@ -96,8 +186,11 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& args) {
 
 // fsh-eval -a ADAPTED --images ...: classify image files with one adapted classifier.
 int run_images(const std::string& tool, const std::string& adapted, const ImagesOptions& o,
-               int verbosity) {
+               int verbosity, const std::string& output) {
   const AdaptedSet a = read_adapted(adapted);
+  if (a.part)
+    throw usage_error(adapted + ": a shard of adapted classifiers (fsh-adapt --shard " +
+                      to_string(a.part->shard) + "); merge the parts first (fsh-adapt --merge)");
   int64_t e = o.episode;
   if (e < 0) {
     if (a.count() != 1)
@@ -191,7 +284,7 @@ int run_images(const std::string& tool, const std::string& adapted, const Images
       out << '\n';
     }
   }
-  std::cout << out.str() << std::flush;
+  emit(output, out.str());
   if (!skipped.empty()) {
     cli::message(tool, verbosity, 0,
                  std::to_string(skipped.size()) + " of " + std::to_string(paths.size()) +
@@ -209,7 +302,8 @@ int run(int argc, char** argv) {
                tool);
   app.set_version_flag("--version", cli::version_text(tool));
   cli::CommonOptions common;
-  std::string adapted, model, episodes, dataset, predictions, bn;
+  std::string adapted, model, episodes, dataset, predictions, bn, output, shard_text;
+  std::vector<std::string> merge;
   bool json = false, invert = false, no_invert = false;
   ImagesOptions img;
   auto* a_opt = app.add_option("-a,--adapted", adapted, "adapted classifiers (fsh-adapted)");
@@ -225,13 +319,24 @@ int run(int argc, char** argv) {
   app.add_flag("--json", json, "print the summary (with --images: the predictions) as JSON");
   auto* p_opt = app.add_option("--predictions", predictions,
                                "write per-query predictions as TSV to this file (- = stdout)");
+  app.add_option("-o,--output", output,
+                 "write the summary (with --images: the classifications) to this file, "
+                 "atomically, instead of stdout");
+  auto* sh_opt = app.add_option("--shard", shard_text,
+                                "i/n: score only shard i of n (from 0) of the episodes, a "
+                                "contiguous block; with --json a partial result for --merge");
+  auto* mg_opt = app.add_option("--merge", merge,
+                                "the --json results (and --predictions TSVs) of every shard of "
+                                "one --shard run: print the one unsharded run's summary")
+                     ->expected(1, -1);
   auto* i_opt = app.add_option("--images", img.inputs,
                                "classify these image files (PNG/JPEG), folders of them, or - for "
                                "a list of paths on stdin, with the --adapted classifier: TSV of "
                                "path, class, probability")
                     ->expected(1, -1)
                     ->allow_extra_args(true);
-  for (auto* o : {e_opt, m_opt, d_opt, b_opt, p_opt}) i_opt->excludes(o);
+  for (auto* o : {e_opt, m_opt, d_opt, b_opt, p_opt, sh_opt, mg_opt}) i_opt->excludes(o);
+  for (auto* o : {a_opt, m_opt, e_opt, d_opt, b_opt, sh_opt}) mg_opt->excludes(o);
   auto* t_opt = app.add_option("--top", img.top,
                                "with --images: print the k most probable classes")
                     ->capture_default_str();
@@ -257,53 +362,73 @@ int run(int argc, char** argv) {
   cli::parse(app, argc, argv);
   cli::check_blas("fsh-eval", common.verbosity, argv);
   set_threads(common.threads);
+  if (!output.empty() && !predictions.empty() && output == predictions && output != "-")
+    throw usage_error("--output and --predictions name the same file, " + output);
+  if (!merge.empty()) return run_merge(merge, json, predictions, output);
   if (!img.inputs.empty()) {
     if (adapted.empty())
       throw usage_error("--images needs --adapted (make one from a folder with fsh-adapt "
                         "--support)");
     if (invert || no_invert) img.choice.invert = invert;
     img.json = json;
-    return run_images(tool, adapted, img, common.verbosity);
+    return run_images(tool, adapted, img, common.verbosity, output);
   }
   if (adapted.empty() == model.empty()) throw usage_error("give exactly one of --adapted or --model");
   if (episodes.empty()) throw usage_error("--episodes is required (or --images with --adapted)");
   if (!bn.empty() && model.empty()) throw usage_error("--bn needs --model (an adapted file's "
                                                       "normalisation is already fixed)");
+  const std::optional<Shard> shard =
+      shard_text.empty() ? std::nullopt : std::optional<Shard>(parse_shard(shard_text));
 
   const EpisodeSet es = open_episodes(episodes, dataset);
+  const EpisodeRange range = shard_range(shard.value_or(Shard{}), es.count());
   AdaptedSet a;
-  Progress progress(es.count(), model.empty() ? "episode" : "adapting episode",
-                    common.verbosity >= 1);
+  std::string source;  // what was scored, for a shard's JSON (eval/shard.hpp)
   if (!model.empty()) {
     Checkpoint ck = read_checkpoint(model);
     if (!bn.empty()) ck.model.bn = parse_bn_policy(bn);
     auto method = load_method(ck, model);
-    a = adapt_episodes(*method, es, [&](int64_t i) { progress.update(i + 1); });
+    Progress progress(range.size(), "adapting episode", common.verbosity >= 1);
+    auto tick = [&](int64_t j) { progress.update(j + 1); };
+    a = shard ? adapt_shard(*method, es, *shard, tick) : adapt_episodes(*method, es, tick);
     progress.clear();
+    if (shard) source = "model " + a.part->model_fingerprint;
   } else {
     a = read_adapted(adapted);
+    if (shard)
+      source = a.part ? "model " + a.part->model_fingerprint : "adapted " + adapted_fingerprint(a);
   }
-  Progress progress2(es.count(), "episode", common.verbosity >= 1);
+  Progress progress2(range.size(), "episode", common.verbosity >= 1);
   const Evaluation ev = evaluate_adapted(a, es, !predictions.empty(),
                                          model.empty() ? adapted : model,
-                                         [&](int64_t i) { progress2.update(i + 1); });
+                                         [&](int64_t j) { progress2.update(j + 1); },
+                                         shard.value_or(Shard{}));
   progress2.clear();
-  if (!predictions.empty()) write_predictions(predictions, ev);
   const MeanCI s = mean_ci95(ev.accuracy);
   const Episodes& e = es.episodes;
-  if (json) {
-    std::printf("{\"method\":\"%s\",\"bn\":\"%s\",\"episodes\":%ld,\"n_way\":%lld,\"k_shot\":%lld,"
-                "\"n_query\":%lld,\"accuracy\":%.6f,\"ci95\":%.6f,\"sd\":%.6f}\n",
-                a.model.method.c_str(), to_string(a.model.bn).c_str(), s.n,
-                static_cast<long long>(e.n_way), static_cast<long long>(e.k_shot),
-                static_cast<long long>(e.n_query), s.mean, s.ci95, s.sd);
-  } else if (predictions != "-") {
-    std::printf("method\t%s\nbn\t%s statistics\nepisodes\t%ld (%lld-way %lld-shot, %lld queries "
-                "per class)\naccuracy\t%.2f%% ± %.2f%% (95%% CI)\n",
-                a.model.method.c_str(), to_string(a.model.bn).c_str(), s.n,
-                static_cast<long long>(e.n_way), static_cast<long long>(e.k_shot),
-                static_cast<long long>(e.n_query), 100 * s.mean, 100 * s.ci95);
+  std::string text;
+  if (shard && json) {
+    EvalShard part;
+    part.method = a.model.method;
+    part.bn = to_string(a.model.bn);
+    part.n_way = e.n_way;
+    part.k_shot = e.k_shot;
+    part.n_query = e.n_query;
+    part.shard = *shard;
+    part.begin = range.begin;
+    part.total = e.count();
+    part.episodes_fingerprint = episodes_fingerprint(e);
+    part.source = source;
+    part.queries = e.query_size();
+    part.correct = ev.correct;
+    text = eval_shard_json(part);
+  } else {
+    text = summary(a.model.method, to_string(a.model.bn), e.n_way, e.k_shot, e.n_query, s, json);
+    if (shard)
+      text += "shard\t" + to_string(*shard) + " (" + describe_range(range, e.count()) + ")\n";
   }
+  if (!predictions.empty()) write_predictions(predictions, ev.predictions);
+  print_summary(text, json, predictions, output);
   return 0;
 }
 

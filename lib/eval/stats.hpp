@@ -17,6 +17,12 @@ struct MeanCI {
 
 MeanCI mean_ci95(const std::vector<double>& values);
 
+// One episode's accuracy from its counts -- the one formula, so that a merge of shards
+// recomputes exactly the values of an unsharded run; 0 for an episode without queries.
+inline double episode_accuracy(long long correct, long long queries) {
+  return queries > 0 ? double(correct) / double(queries) : 0.0;
+}
+
 // mean_ci95 of the per-episode differences a[i] − b[i] (a and b scored on the same episodes, in
 // the same order). Throws shape_error when the sizes differ.
 MeanCI paired_difference_ci95(const std::vector<double>& a, const std::vector<double>& b);

@@ -3,8 +3,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
+#include "data/fingerprint.hpp"
 #include "methods/checkpoint.hpp"
 #include "util/error.hpp"
 
@@ -13,6 +15,53 @@ namespace fsh {
 namespace {
 std::string blk(const char* kind, int i, const char* what) {
   return std::string(kind) + std::to_string(i) + "." + what;
+}
+
+// The attributes of /episodes that make a set partial (man 5 fsh-adapted, SHARDS).
+const char* const shard_attrs[] = {"shard_index", "shard_count",          "shard_begin",
+                                   "total_count", "episodes_fingerprint", "model_fingerprint"};
+
+// Throws unless p describes shard p.shard of p.total episodes holding `count` of them from
+// p.begin (the rule of util/shard.hpp), with fingerprints spelled as such.
+void check_shard(const AdaptedShard& p, int64_t count, const std::string& where) {
+  if (p.shard.count < 1 || p.shard.count > max_shard_count)
+    throw format_error(where + ": shard_count is " + std::to_string(p.shard.count) +
+                       "; expected 1 to " + std::to_string(max_shard_count));
+  if (p.shard.index < 0 || p.shard.index >= p.shard.count)
+    throw format_error(where + ": shard_index is " + std::to_string(p.shard.index) +
+                       "; expected 0 to " + std::to_string(p.shard.count - 1) +
+                       " (shard_count " + std::to_string(p.shard.count) + ")");
+  if (p.total < 0)
+    throw format_error(where + ": total_count is " + std::to_string(p.total) + "; expected >= 0");
+  const EpisodeRange want = shard_range(p.shard, p.total);
+  if (want.begin != p.begin || want.size() != count)
+    throw format_error(where + ": shard " + to_string(p.shard) + " of " +
+                       std::to_string(p.total) + " episodes holds " +
+                       describe_range(want, p.total) + ", but the set holds " +
+                       std::to_string(count) + " from shard_begin " + std::to_string(p.begin));
+  for (const std::string* fp : {&p.episodes_fingerprint, &p.model_fingerprint})
+    if (!is_fingerprint_spelling(*fp))
+      throw format_error(where + ": " +
+                         (fp == &p.episodes_fingerprint ? "episodes" : "model") +
+                         "_fingerprint '" + *fp + "' is not 16 lowercase hex digits");
+}
+
+void hash_floats(Fnv1a64& h, const std::vector<float>& v) {
+  // As little-endian IEEE bits, whatever the host: the same set has the same fingerprint on
+  // every machine of a cluster.
+  std::vector<uint8_t> b(v.size() * 4);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &v[i], 4);
+    for (int k = 0; k < 4; ++k) b[i * 4 + k] = static_cast<uint8_t>(u >> (8 * k));
+  }
+  h.update_i64(static_cast<int64_t>(v.size()));
+  h.update(b.data(), b.size());
+}
+
+void hash_string(Fnv1a64& h, const std::string& s) {
+  h.update_i64(static_cast<int64_t>(s.size()));
+  h.update(s.data(), s.size());
 }
 }  // namespace
 
@@ -146,6 +195,20 @@ void write_adapted(const AdaptedSet& s, const std::string& path, const Provenanc
     w.attr("episodes", "source_height", s.source_height);
     w.attr("episodes", "source_width", s.source_width);
   }
+  if (s.part) {
+    const AdaptedShard& p = *s.part;
+    try {
+      check_shard(p, E, "adapted set");
+    } catch (const format_error& e) {
+      throw shape_error(e.what());  // a caller's mistake, not a file's
+    }
+    w.attr("episodes", "shard_index", p.shard.index);
+    w.attr("episodes", "shard_count", p.shard.count);
+    w.attr("episodes", "shard_begin", p.begin);
+    w.attr("episodes", "total_count", p.total);
+    w.attr("episodes", "episodes_fingerprint", p.episodes_fingerprint);
+    w.attr("episodes", "model_fingerprint", p.model_fingerprint);
+  }
   w.commit();
 }
 
@@ -251,7 +314,144 @@ AdaptedSet read_adapted(const io::Reader& r) {
     if (s.source_height < 1 || s.source_width < 1)
       throw format_error(f + ": /episodes: source_height and source_width must be >= 1");
   }
+  int shard_present = 0;
+  for (const char* a : shard_attrs) shard_present += r.has_attr("episodes", a);
+  if (shard_present != 0 && shard_present != int(std::size(shard_attrs)))
+    throw format_error(f + ": /episodes has " + std::to_string(shard_present) + " of the " +
+                       std::to_string(std::size(shard_attrs)) +
+                       " shard attributes (shard_index, shard_count, shard_begin, total_count, "
+                       "episodes_fingerprint, model_fingerprint); they go together");
+  if (shard_present) {
+    AdaptedShard p;
+    p.shard.index = r.attr_int("episodes", "shard_index");
+    p.shard.count = r.attr_int("episodes", "shard_count");
+    p.begin = r.attr_int("episodes", "shard_begin");
+    p.total = r.attr_int("episodes", "total_count");
+    p.episodes_fingerprint = r.attr_string("episodes", "episodes_fingerprint");
+    p.model_fingerprint = r.attr_string("episodes", "model_fingerprint");
+    check_shard(p, E, f + ": /episodes");
+    if (s.source_height > 0)
+      throw format_error(f + ": /episodes: a shard of episodes cannot have source_height (a "
+                             "classifier adapted to a folder)");
+    s.part = p;
+  }
   return s;
+}
+
+std::string adapted_fingerprint(const AdaptedSet& s) {
+  Fnv1a64 h;
+  hash_string(h, s.model.method);
+  hash_string(h, to_string(s.model.bn));
+  const Conv4Config& c = s.model.backbone;
+  for (int64_t v : {int64_t(c.in_channels), int64_t(c.height), int64_t(c.width),
+                    int64_t(c.hidden), int64_t(c.depth), int64_t(s.n_way), s.k_shot, s.n_query,
+                    s.first})
+    h.update_i64(v);
+  uint64_t eps;
+  std::memcpy(&eps, &c.bn_eps, 8);
+  h.update_i64(static_cast<int64_t>(eps));
+  h.update_i64(static_cast<int64_t>(s.episodes_seed));
+  hash_string(h, s.dataset_fingerprint);
+  for (const auto* v : {&s.base, &s.scale, &s.shift, &s.head_weight, &s.head_bias, &s.convs})
+    hash_floats(h, *v);
+  return hex64(h.value());
+}
+
+AdaptedSet merge_adapted(const std::vector<AdaptedSet>& parts,
+                         const std::vector<std::string>& names) {
+  if (parts.empty()) throw usage_error("nothing to merge: no parts given");
+  if (names.size() != parts.size()) throw shape_error("merge_adapted: a name for every part");
+  for (std::size_t k = 0; k < parts.size(); ++k)
+    if (!parts[k].part)
+      throw format_error(names[k] +
+                         ": not a shard (no shard attributes: fsh-adapt wrote it without "
+                         "--shard); only the parts of fsh-adapt --shard i/n runs merge");
+  const AdaptedSet& a0 = parts[0];
+  const AdaptedShard& p0 = *a0.part;
+  std::vector<int64_t> owner(std::size_t(p0.shard.count), -1);
+  int64_t named = -1;  // a non-empty part, and whether it records class names
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    const AdaptedSet& a = parts[k];
+    const AdaptedShard& p = *a.part;
+    if (p.shard.count != p0.shard.count)
+      throw format_error(names[k] + ": shard " + to_string(p.shard) + ", but " + names[0] +
+                         " is shard " + to_string(p0.shard) +
+                         ": parts of different shard counts do not merge");
+    if (p.episodes_fingerprint != p0.episodes_fingerprint || p.total != p0.total ||
+        a.n_way != a0.n_way || a.k_shot != a0.k_shot || a.n_query != a0.n_query ||
+        a.first != a0.first || a.episodes_seed != a0.episodes_seed ||
+        a.dataset_fingerprint != a0.dataset_fingerprint)
+      throw format_error(names[k] + ": adapted to other episodes than " + names[0] +
+                         " (episodes fingerprint " + p.episodes_fingerprint + " of " +
+                         std::to_string(p.total) + " episodes vs " + p0.episodes_fingerprint +
+                         " of " + std::to_string(p0.total) + ")");
+    const Conv4Config &c = a.model.backbone, &c0 = a0.model.backbone;
+    if (p.model_fingerprint != p0.model_fingerprint || a.model.method != a0.model.method ||
+        a.model.bn != a0.model.bn || c.in_channels != c0.in_channels ||
+        c.height != c0.height || c.width != c0.width || c.hidden != c0.hidden ||
+        c.depth != c0.depth || c.bn_eps != c0.bn_eps || a.model.settings != a0.model.settings ||
+        a.base.size() != a0.base.size() ||
+        std::memcmp(a.base.data(), a0.base.data(), a.base.size() * sizeof(float)) != 0)
+      throw format_error(names[k] + ": adapted from another model than " + names[0] +
+                         " (model fingerprint " + p.model_fingerprint + " vs " +
+                         p0.model_fingerprint + ", " + a.model.method + " vs " +
+                         a0.model.method + ", " + to_string(a.model.bn) + " vs " +
+                         to_string(a0.model.bn) + " statistics)");
+    int64_t& o = owner[std::size_t(p.shard.index)];
+    if (o >= 0)
+      throw format_error(names[k] + ": shard " + to_string(p.shard) + " given twice (" +
+                         names[std::size_t(o)] + " is shard " + to_string(p.shard) + " too)");
+    o = static_cast<int64_t>(k);
+    if (a.count() > 0) {
+      if (named >= 0 && parts[std::size_t(named)].class_names.empty() != a.class_names.empty())
+        throw format_error(names[k] + ": " + (a.class_names.empty() ? "records no" : "records") +
+                           " class names, but " + names[std::size_t(named)] +
+                           (a.class_names.empty() ? " does" : " does not") +
+                           ": parts of different episodes files");
+      named = static_cast<int64_t>(k);
+    }
+  }
+  std::string missing;
+  int64_t n_missing = 0;
+  for (int64_t i = 0; i < p0.shard.count; ++i) {
+    if (owner[std::size_t(i)] >= 0) continue;
+    const Shard sh{i, p0.shard.count};
+    if (++n_missing <= 8)
+      missing += std::string(missing.empty() ? "" : ", ") + to_string(sh) + " (" +
+                 describe_range(shard_range(sh, p0.total), p0.total) + ")";
+  }
+  if (n_missing > 0) {
+    const std::string given = " (" + std::to_string(parts.size()) + " of " +
+                              std::to_string(p0.shard.count) + " shards given, first " +
+                              names[0] + ")";
+    if (n_missing == 1)
+      throw format_error("shard " + missing + " missing: no part given holds it" + given);
+    throw format_error(std::to_string(n_missing) + " shards missing: " + missing +
+                       (n_missing > 8 ? ", ..." : "") + ": no part given holds them" + given);
+  }
+
+  // In shard order, each part's classifiers appended as adapt_episodes appends them: the same
+  // add() on the same classifiers, so the same arrays bit for bit (per-episode convolutions
+  // included: they appear, with the base for every episode without its own, as soon as one
+  // episode has its own, in whichever part it is).
+  AdaptedSet m;
+  m.model = a0.model;
+  m.n_way = a0.n_way;
+  m.k_shot = a0.k_shot;
+  m.n_query = a0.n_query;
+  m.first = a0.first;
+  m.episodes_seed = a0.episodes_seed;
+  m.dataset_fingerprint = a0.dataset_fingerprint;
+  m.base = a0.base;
+  for (int64_t o : owner) {
+    const AdaptedSet& a = parts[std::size_t(o)];
+    for (int64_t j = 0; j < a.count(); ++j) m.add(a.episode(j));
+    m.class_names.insert(m.class_names.end(), a.class_names.begin(), a.class_names.end());
+  }
+  if (m.count() != p0.total)
+    throw format_error(names[0] + ": the parts hold " + std::to_string(m.count()) +
+                       " episodes, not the " + std::to_string(p0.total) + " they are shards of");
+  return m;
 }
 
 }  // namespace fsh

@@ -9,11 +9,13 @@
 // reading a file, so both classify identically.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/hdf5.hpp"
 #include "methods/method.hpp"
+#include "util/shard.hpp"
 
 namespace fsh {
 
@@ -22,6 +24,19 @@ namespace fsh {
 // (class names, source image size, the /config input attributes) keep version 2: readers
 // take their absence for "not recorded".
 constexpr int64_t adapted_format_version = 2;
+
+// What a partial set (fsh-adapt --shard i/n) records so that its parts merge into exactly the
+// complete set and nothing else: which shard it is, where its episodes sit in the episodes
+// file, and fingerprints of that whole file's episodes and of the model (evaluate.hpp).
+struct AdaptedShard {
+  Shard shard;                       // i of n
+  int64_t begin = 0;                 // the episodes file's index of this set's episode 0
+  int64_t total = 0;                 // episodes in the episodes file
+  std::string episodes_fingerprint;  // episodes_fingerprint() of the whole episodes file
+  std::string model_fingerprint;     // model_fingerprint() of the model adapted
+
+  EpisodeRange range(int64_t count) const { return {begin, begin + count}; }
+};
 
 struct AdaptedSet {
   ModelConfig model;
@@ -42,8 +57,13 @@ struct AdaptedSet {
   // Optional. The size (H, W) of the image files the support sets were read from, when they
   // were (fsh-adapt --support): fsh-eval --images expects files of this size. 0: any size.
   int64_t source_height = 0, source_width = 0;
+  // Set for a partial set: the classifiers of one shard's episodes only (episode j of this set
+  // is episode part->begin + j of the episodes file). Unset: every episode of the file.
+  std::optional<AdaptedShard> part;
 
   int64_t count() const;
+  // The episodes of the episodes file this set holds: [0, count()) unless partial.
+  EpisodeRange range() const { return part ? part->range(count()) : EpisodeRange{0, count()}; }
   bool per_episode_convs() const { return !convs.empty(); }
   // Appends one episode's classifier. shape_error when its size or ways differ from the set's;
   // usage_error when its conv blocks are not exactly its convs (or the base) folded with its
@@ -57,8 +77,24 @@ struct AdaptedSet {
 };
 
 void write_adapted(const AdaptedSet& s, const std::string& path, const Provenance& prov);
+// read_adapted checks a partial set's shard attributes (all or none; the shard's range per
+// util/shard.hpp equal to shard_begin and count; fingerprints spelled as such).
 AdaptedSet read_adapted(const std::string& path);
 // For readers that already opened the file (info).
 AdaptedSet read_adapted(const io::Reader& r);
+
+// A fingerprint (16 hex digits) of everything a set holds that fsh-eval scores: the /config
+// method, normalisation and backbone, the base, and every episode's scale, shift, head and
+// convolutions. Equal for equal classifiers, whatever the file's provenance.
+std::string adapted_fingerprint(const AdaptedSet& s);
+
+// The complete set that the partial sets `parts` (named by `names` in messages, in any order)
+// are shards of: exactly the set one unsharded adaptation makes, episode for episode (each part
+// episode appended with add(), as adapt_episodes does). format_error, one line naming the file,
+// for a part that is not partial, parts of different shard counts, episodes files or models
+// (different fingerprints, episode shapes or /config), a shard given twice, a shard missing,
+// or class names recorded by some parts only.
+AdaptedSet merge_adapted(const std::vector<AdaptedSet>& parts,
+                         const std::vector<std::string>& names);
 
 }  // namespace fsh

@@ -115,6 +115,12 @@ std::vector<InfoLine> describe_method_file(const io::Reader& r) {
                    "per_episode_convolutions", s.per_episode_convs() ? "true" : "false"});
     out.push_back({"dataset", "fingerprint " + s.dataset_fingerprint, "dataset_fingerprint",
                    json_string(s.dataset_fingerprint)});
+    if (s.part)  // fsh-adapt --shard: which episodes of which file (man 5 fsh-adapted, SHARDS)
+      out.push_back({"shard",
+                     to_string(s.part->shard) + ": " + describe_range(s.range(), s.part->total) +
+                         "; episodes fingerprint " + s.part->episodes_fingerprint +
+                         ", model fingerprint " + s.part->model_fingerprint,
+                     "shard", json_string(to_string(s.part->shard))});
     if (!s.class_names.empty() && s.count() == 1) {
       std::string text, json = "[";
       for (std::size_t c = 0; c < s.class_names.size(); ++c) {
