@@ -133,7 +133,26 @@ int run(int argc, char** argv) {
   cli::add_threads(app, common);
   cli::add_verbosity(app, common);
   cli::add_provenance(app, common);
-  cli::parse(app, argc, argv);
+  {
+    // Under mpirun every process parses the same flags; rank 0 alone prints what parsing
+    // prints (--help, --version, a bad flag), so a job says it once.
+    std::streambuf *out = nullptr, *err = nullptr;
+    if (dist::launcher_rank() != 0) {
+      out = std::cout.rdbuf(nullptr);
+      err = std::cerr.rdbuf(nullptr);
+    }
+    auto restore = [&] {
+      if (out) std::cout.rdbuf(out);
+      if (err) std::cerr.rdbuf(err);
+    };
+    try {
+      cli::parse(app, argc, argv);
+    } catch (...) {
+      restore();
+      throw;
+    }
+    restore();
+  }
 
   auto say = [&](const std::string& s) { cli::message(tool, common.verbosity, 1, s); };
   // Under mpirun, only rank 0 speaks (messages, warnings, progress); the others are quiet from

@@ -244,47 +244,67 @@ uint64_t state_hash(const float* params, std::size_t n, const OptimizerState& o)
 TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episodes,
                    const TrainRun& run) {
   TrainConfig& t = ck.train;
-  t.validate();
   // Data-parallel under MPI: P processes, this one `me`; rank 0 alone writes and speaks.
   const int P = dist::size(), me = dist::rank();
   const bool root = me == 0;
   auto say = [&](const std::string& s) {
     if (root && run.message) run.message(s);
   };
-  auto method = load_method(ck, run.output);
-  auto optimizer = t.optimizer == "adam"
-                       ? std::unique_ptr<Optimizer>(new Adam(method->params().size()))
-                       : std::unique_ptr<Optimizer>(
-                             new Sgd(method->params().size(), SgdConfig{t.momentum, 0.0}));
-  if (!ck.optimizer.kind.empty()) optimizer->set_state(ck.optimizer);
-  if (P > t.meta_batch)
-    say("warning: " + std::to_string(P) + " processes for meta-batches of " +
-        std::to_string(t.meta_batch) + " episodes: " + std::to_string(P - t.meta_batch) +
-        " of them have no episode and wait at every step (correct, but wasted)");
-
-  // Validation episodes: drawn once, the same at every validation and across resumes.
+  // Setting up: the same on every rank, so a failure (a checkpoint that does not fit, a part
+  // too small for the episodes) is every rank's, said once (dist::all_or_none).
+  std::unique_ptr<Method> method;
+  std::unique_ptr<Optimizer> optimizer;
   Episodes val;
-  bool validate = t.val_every > 0 && data != nullptr;
-  if (validate) {
-    bool has_part = false;
-    for (Part p : data->class_part)
-      has_part |= (t.val_part == PartChoice::val && p == Part::val) ||
-                  (t.val_part == PartChoice::test && p == Part::test) ||
-                  (t.val_part == PartChoice::train && p == Part::train);
-    if (!has_part) {
-      validate = false;
-      say("no validation: the data has no '" + to_string(t.val_part) + "' classes");
-    } else {
-      SampleOptions vo;
-      vo.n_way = t.val_way;
-      vo.k_shot = t.val_shot;
-      vo.n_query = t.val_query;
-      vo.count = t.val_count;
-      vo.seed = t.val_seed;
-      vo.part = t.val_part;
-      val = sample_episodes(*data, vo, t.data, t.data_fingerprint);
+  bool validate = false;
+  std::optional<EpisodeSampler> sampler;
+  dist::all_or_none([&] {
+    t.validate();
+    method = load_method(ck, run.output);
+    optimizer = t.optimizer == "adam"
+                    ? std::unique_ptr<Optimizer>(new Adam(method->params().size()))
+                    : std::unique_ptr<Optimizer>(
+                          new Sgd(method->params().size(), SgdConfig{t.momentum, 0.0}));
+    if (!ck.optimizer.kind.empty()) optimizer->set_state(ck.optimizer);
+    if (P > t.meta_batch)
+      say("warning: " + std::to_string(P) + " processes for meta-batches of " +
+          std::to_string(t.meta_batch) + " episodes: " + std::to_string(P - t.meta_batch) +
+          " of them have no episode and wait at every step (correct, but wasted)");
+
+    // Validation episodes: drawn once, the same at every validation and across resumes.
+    validate = t.val_every > 0 && data != nullptr;
+    if (validate) {
+      bool has_part = false;
+      for (Part p : data->class_part)
+        has_part |= (t.val_part == PartChoice::val && p == Part::val) ||
+                    (t.val_part == PartChoice::test && p == Part::test) ||
+                    (t.val_part == PartChoice::train && p == Part::train);
+      if (!has_part) {
+        validate = false;
+        say("no validation: the data has no '" + to_string(t.val_part) + "' classes");
+      } else {
+        SampleOptions vo;
+        vo.n_way = t.val_way;
+        vo.k_shot = t.val_shot;
+        vo.n_query = t.val_query;
+        vo.count = t.val_count;
+        vo.seed = t.val_seed;
+        vo.part = t.val_part;
+        val = sample_episodes(*data, vo, t.data, t.data_fingerprint);
+      }
     }
-  }
+
+    // Training episodes: the classes are indexed once, then one episode is drawn per step.
+    if (!episodes) {
+      SampleOptions so;
+      so.n_way = t.n_way;
+      so.k_shot = t.k_shot;
+      so.n_query = t.n_query;
+      so.seed = t.seed;
+      so.part = t.part;
+      sampler.emplace(*data, so, t.data, t.data_fingerprint);
+    }
+  });
+
   // Validation accuracies, each episode's computed by one rank (a contiguous block each) and
   // gathered in episode order: the same list, so the same mean and interval, as one process.
   auto validation = [&]() -> std::vector<double> {
@@ -342,18 +362,6 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
                     double lr, double rate, double elapsed) {
     dist::on_root([&] { log->record(kind, episode, loss, acc, ci95, lr, rate, elapsed); });
   };
-
-  // Training episodes: the classes are indexed once, then one episode is drawn per step.
-  std::optional<EpisodeSampler> sampler;
-  if (!episodes) {
-    SampleOptions so;
-    so.n_way = t.n_way;
-    so.k_shot = t.k_shot;
-    so.n_query = t.n_query;
-    so.seed = t.seed;
-    so.part = t.part;
-    sampler.emplace(*data, so, t.data, t.data_fingerprint);
-  }
 
   // A fresh run writes its initial state before the first episode, so that from then on the
   // output always holds a checkpoint of THIS run: one to resume after a kill, and the last good

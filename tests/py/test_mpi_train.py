@@ -130,7 +130,7 @@ with tempfile.TemporaryDirectory() as d:
         ref = contents(f"{m}.h5")
         assert int(ref["state@episode"]) == 14 and int(ref["optimizer@step"]) == 4, \
             (ref.get("state@episode"), ref.get("optimizer@step"))
-        for p in (1, 2, 3, 4) if not os.environ.get("FSH_TEST_SKIP_METHODS") else ():
+        for p in (1, 2, 3, 4):
             out = mpi(p, "fsh-train", *flags, "-o", f"{m}-{p}.h5", "--log", f"{m}-{p}.log")
             same_file(f"{m}.h5", f"{m}-{p}.h5", f"{m}, mpirun -np {p}: checkpoint")
             same_file(f"{m}.best.h5", f"{m}-{p}.best.h5", f"{m}, mpirun -np {p}: best model")
