@@ -46,7 +46,7 @@ flags=(--method "$method" --data "$d/split.h5" -N "$way" -K "$shot" -Q "$query" 
   --meta-batch "$batch" -n "$episodes" --val-every 0 --checkpoint-every 0 --no-best --seed "$seed"
   --threads 1 --no-provenance)
 
-printf '%-6s %-12s %-9s %-16s %-16s %s\n' P episodes/s speed-up "compute ms/step" "reduce ms/step" "bytes/hop"
+printf '%-3s %-12s %-9s %-16s %-14s %-15s %s\n' P episodes/s speed-up "compute ms/step" "wait ms/step" "reduce ms/step" "bytes/hop"
 rate1=""
 for p in $procs; do
   if [ "$p" -eq 1 ]; then
@@ -60,14 +60,17 @@ for p in $procs; do
   [ -n "$rate1" ] || rate1=$rate
   line=$(grep 'data-parallel over .* per step' <<<"$out" || true)
   compute=$(sed -n 's/.*per step \([0-9.]*\) ms computing.*/\1/p' <<<"$line")
+  wait=$(sed -n 's/.* \([0-9.]*\) ms waiting.*/\1/p' <<<"$line")
   reduce=$(sed -n 's/.* \([0-9.]*\) ms reducing.*/\1/p' <<<"$line")
   bytes=$(sed -n 's/.*; \([0-9]*\) bytes per hop.*/\1/p' <<<"$line")
   if [ "$p" -eq 1 ]; then
     compute=$(awk -v r="$rate" -v b="$batch" 'BEGIN { printf "%.3f", 1000 * b / r }')
+    wait=0
     reduce=0
   fi
-  printf '%-6s %-12s %-9s %-16s %-16s %s\n' "$p" "$rate" \
-    "$(awk -v a="$rate" -v b="$rate1" 'BEGIN { printf "%.2f", a / b }')" "$compute" "$reduce" "${bytes:--}"
+  printf '%-3s %-12s %-9s %-16s %-14s %-15s %s\n' "$p" "$rate" \
+    "$(awk -v a="$rate" -v b="$rate1" 'BEGIN { printf "%.2f", a / b }')" "$compute" "$wait" \
+    "$reduce" "${bytes:--}"
   [ -n "$bytes" ] && theta_bytes=$bytes
 done
 

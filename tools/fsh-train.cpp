@@ -275,12 +275,14 @@ int run(int argc, char** argv) {
   }
   if (o.processes > 1 && o.steps_this_run > 0) {
     // Per optimizer step; the reduction's share is what limits scaling (fsh-train(1), SCALING).
-    char b[256];
+    char b[320];
     std::snprintf(b, sizeof b,
                   "data-parallel over %d processes: per step %.3f ms computing (slowest rank), "
-                  "%.3f ms reducing (the chain and broadcast; %zu bytes per hop)",
+                  "%.3f ms waiting for the slowest, %.3f ms reducing (the chain and broadcast; "
+                  "%zu bytes per hop)",
                   o.processes, 1e3 * o.compute_seconds / o.steps_this_run,
-                  1e3 * o.reduce_seconds / o.steps_this_run, o.bytes_per_hop);
+                  1e3 * o.wait_seconds / o.steps_this_run, 1e3 * o.reduce_seconds / o.steps_this_run,
+                  o.bytes_per_hop);
     say(b);
   }
   switch (o.status) {

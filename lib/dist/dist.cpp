@@ -174,6 +174,8 @@ void broadcast(std::string& s, int root) {
   bcast_pieces(s.data(), s.size(), MPI_CHAR, root);
 }
 
+void barrier() { MPI_Barrier(MPI_COMM_WORLD); }
+
 void max_all(int64_t* v, std::size_t n) {
   if (n > INT_MAX) throw std::length_error("dist::max_all: too many values");
   MPI_Allreduce(MPI_IN_PLACE, v, static_cast<int>(n), MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
@@ -208,6 +210,7 @@ void broadcast(float*, std::size_t, int) { no_mpi(); }
 void broadcast(double*, std::size_t, int) { no_mpi(); }
 void broadcast(int64_t*, std::size_t, int) { no_mpi(); }
 void broadcast(std::string&, int) { no_mpi(); }
+void barrier() {}
 void max_all(int64_t*, std::size_t) { no_mpi(); }
 std::vector<uint64_t> gather_all(uint64_t v) { return {v}; }
 std::vector<double> gather_all(const std::vector<double>& mine) { return mine; }

@@ -55,6 +55,8 @@ void broadcast(float* v, std::size_t n, int root);
 void broadcast(double* v, std::size_t n, int root);
 void broadcast(int64_t* v, std::size_t n, int root);
 void broadcast(std::string& s, int root);
+// Returns when every rank has called it.
+void barrier();
 // Element-wise maximum over the ranks, in place, on every rank (exact: integers).
 void max_all(int64_t* v, std::size_t n);
 // Every rank's value, in rank order, on every rank.

@@ -112,25 +112,31 @@ EpisodeResult meta_batch_gradient_parallel(Method& m, const std::vector<EpisodeT
   // Loss sum, correct, total: the counts are exact in double.
   double head[3] = {0, 0, 0};
   const double t0 = now_seconds();
-  double t1 = t0;
+  std::vector<EpisodeResult> r(mine.size());
   if (me == 0) {
-    const EpisodeResult r = sum_in_order(m, mine, scratch);
-    head[0] = r.loss;
-    head[1] = r.correct;
-    head[2] = r.total;
-    t1 = now_seconds();
+    // The chain's start: exactly one process's sum over this block.
+    const EpisodeResult sum = sum_in_order(m, mine, scratch);
+    head[0] = sum.loss;
+    head[1] = sum.correct;
+    head[2] = sum.total;
+  } else if (me < active) {
+    // This rank's gradients, each kept: they are added to the partial sum one by one, in
+    // episode order, once it arrives.
+    if (scratch.size() < n * mine.size()) scratch.resize(n * mine.size());
+    for (std::size_t j = 0; j < mine.size(); ++j)
+      r[j] = m.loss_and_grad(mine[j], scratch.data() + j * n);
+  }
+  // Costs a few microseconds, and makes the timing honest: the chain starts when the slowest
+  // rank is done (it could not finish earlier anyway).
+  const double t1 = now_seconds();
+  dist::barrier();
+  const double t2 = now_seconds();
+  if (me == 0) {
     if (active > 1) {
       dist::send(head, 3, 1);
       for (std::size_t at = 0; at < n; at += piece) dist::send(g + at, std::min(piece, n - at), 1);
     }
   } else if (me < active) {
-    // This rank's gradients, each kept: they are added to the partial sum one by one, in
-    // episode order, once it arrives.
-    if (scratch.size() < n * mine.size()) scratch.resize(n * mine.size());
-    std::vector<EpisodeResult> r(mine.size());
-    for (std::size_t j = 0; j < mine.size(); ++j)
-      r[j] = m.loss_and_grad(mine[j], scratch.data() + j * n);
-    t1 = now_seconds();
     dist::recv(head, 3, me - 1);
     for (std::size_t j = 0; j < mine.size(); ++j) {
       head[0] += r[j].loss;
@@ -153,9 +159,9 @@ EpisodeResult meta_batch_gradient_parallel(Method& m, const std::vector<EpisodeT
   dist::broadcast(head, 3, last);
   dist::broadcast(g, n, last);
   if (timing) {
-    const double t2 = now_seconds();
     timing->compute += t1 - t0;
-    timing->reduce += t2 - t1;
+    timing->wait += t2 - t1;
+    timing->reduce += now_seconds() - t2;
   }
   EpisodeResult total;
   total.loss = head[0];
@@ -458,12 +464,15 @@ TrainOutcome train(Checkpoint& ck, const Dataset* data, const EpisodeSet* episod
     }
     if (crossed(e0, done, t.checkpoint_every) && done < t.episodes) save(run.output);
   }
-  // The data-parallel figures: the slowest rank's compute, the least-waiting rank's reduction.
+  // The data-parallel figures, each the largest over the ranks.
   if (P > 1) {
-    const auto c = dist::gather_all(std::vector<double>{timing.compute});
-    const auto w = dist::gather_all(std::vector<double>{timing.reduce});
-    out.compute_seconds = *std::max_element(c.begin(), c.end());
-    out.reduce_seconds = *std::min_element(w.begin(), w.end());
+    const auto all = dist::gather_all(std::vector<double>{timing.compute, timing.wait,
+                                                          timing.reduce});
+    for (std::size_t p = 0; p < all.size(); p += 3) {
+      out.compute_seconds = std::max(out.compute_seconds, all[p]);
+      out.wait_seconds = std::max(out.wait_seconds, all[p + 1]);
+      out.reduce_seconds = std::max(out.reduce_seconds, all[p + 2]);
+    }
     out.bytes_per_hop = method->params().size() * sizeof(float);
   }
   if (out.status == TrainStatus::diverged) {

@@ -37,13 +37,13 @@ struct TrainOutcome {
   int64_t last_checkpoint =
       -1;  // episode of the last checkpoint this run wrote to output; -1: none
   double seconds_this_run = 0;
-  // Data-parallel figures (processes > 1): optimizer steps this run, the compute and
-  // reduction seconds of the slowest rank (compute) and of the rank that waited least in the
-  // reduction (which is then the chain and broadcast themselves, not waiting for others), and
-  // the bytes one hop of the chain carries per step (all of θ's gradient, 4 per parameter).
+  // Data-parallel figures (processes > 1): optimizer steps this run; the seconds of the
+  // slowest rank computing, the most any rank waited for the slowest (load imbalance), and
+  // the longest any rank spent in the chain and broadcast (StepTiming); the bytes one hop of
+  // the chain carries per step (all of θ's gradient, 4 per parameter).
   int processes = 1;
   int64_t steps_this_run = 0;
-  double compute_seconds = 0, reduce_seconds = 0;
+  double compute_seconds = 0, wait_seconds = 0, reduce_seconds = 0;
   std::size_t bytes_per_hop = 0;
 };
 
@@ -79,10 +79,11 @@ EpisodeResult meta_batch_gradient(Method& m, const std::vector<EpisodeTensors>& 
 // MPI_Allreduce, whose rounding depends on P. The chain is pipelined in pieces of θ, so a hop
 // passes 4 bytes per parameter once and the hops overlap. The loss and the correct/total
 // counts travel with it (also summed in episode order). `scratch` holds this rank's
-// gradients; `timing`, when given, receives the seconds spent computing this rank's episodes
-// and in the chain and broadcast.
+// gradients. The ranks meet at a barrier between computing and reducing, so that `timing`
+// (when given) can tell the three apart: the seconds this rank spent computing its episodes,
+// waiting at the barrier for the slowest rank, and in the chain and broadcast themselves.
 struct StepTiming {
-  double compute = 0, reduce = 0;
+  double compute = 0, wait = 0, reduce = 0;
 };
 EpisodeResult meta_batch_gradient_parallel(Method& m, const std::vector<EpisodeTensors>& mine,
                                            int64_t B, std::vector<float>& scratch,
