@@ -9,7 +9,10 @@ shift || true
 
 packages=(g++ cmake make pkg-config libcli11-dev libhdf5-dev libxtensor-dev libxtensor-blas-dev
   libopenblas-dev doctest-dev libpng-dev libjpeg-dev libzip-dev zlib1g-dev
-  python3-h5py python3-numpy python3-pil)
+  python3-h5py python3-numpy python3-pil
+  libopenmpi-dev openmpi-bin)
+# libopenmpi-dev + openmpi-bin: optional for fsh (CMake FSH_MPI=AUTO builds without them), here
+# so that data-parallel fsh-train (mpirun) is built in and tested (tests/py/test_mpi_train.py).
 # python3-torch is only needed to regenerate the committed PyTorch fixture
 # (scripts/make_nn_fixture.py); the tests read the fixture and do not need it.
 missing=()

@@ -3,11 +3,14 @@
 // outcome.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
-
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "common/cli.hpp"
+#include "dist/dist.hpp"
 #include "methods/setup.hpp"
 #include "methods/trainer.hpp"
 #include "util/error.hpp"
@@ -130,90 +133,124 @@ int run(int argc, char** argv) {
   cli::add_threads(app, common);
   cli::add_verbosity(app, common);
   cli::add_provenance(app, common);
-  cli::parse(app, argc, argv);
+  {
+    // Under mpirun every process parses the same flags; rank 0 alone prints what parsing
+    // prints (--help, --version, a bad flag), so a job says it once.
+    std::streambuf *out = nullptr, *err = nullptr;
+    if (dist::launcher_rank() != 0) {
+      out = std::cout.rdbuf(nullptr);
+      err = std::cerr.rdbuf(nullptr);
+    }
+    auto restore = [&] {
+      if (out) std::cout.rdbuf(out);
+      if (err) std::cerr.rdbuf(err);
+    };
+    try {
+      cli::parse(app, argc, argv);
+    } catch (...) {
+      restore();
+      throw;
+    }
+    restore();
+  }
 
-  cli::check_blas(tool, common.verbosity, argv);
-  set_threads(common.threads);
   auto say = [&](const std::string& s) { cli::message(tool, common.verbosity, 1, s); };
+  // Under mpirun, only rank 0 speaks (messages, warnings, progress); the others are quiet from
+  // the start (the launcher's rank is known before MPI starts).
+  if (dist::launcher_rank() != 0) common.verbosity = 0;
+  cli::check_blas(tool, common.verbosity, argv);  // may restart the process: before MPI starts
+  dist::init();
+  // Processes sharing a node share its cores: by default each takes its share of them.
+  if (common.threads == 0 && dist::local_size() > 1)
+    common.threads = std::max(1, int(std::thread::hardware_concurrency()) / dist::local_size());
+  set_threads(common.threads);
+  if (dist::size() > 1)
+    say("data-parallel over " + std::to_string(dist::size()) + " processes (MPI), " +
+        std::to_string(dist::local_size()) + " on this node");
   r.message = say;
   r.progress = common.verbosity >= 1;
   r.best_output = no_best ? "" : (best.empty() ? best_path(r.output) : best);
 
-  // The method settings given on the command line, typed by their declaration.
-  Settings given;
-  for (auto& [name, opt] : setting_opt) {
-    if (opt->count() == 0) continue;
-    const MethodInfo& info = method_info(m.method);
-    const SettingSpec* spec = nullptr;
-    for (const SettingSpec& sp : info.settings)
-      if (sp.name == name) spec = &sp;
-    if (!spec)
-      throw usage_error(opt->get_name() + " is a setting of another method, not of " + m.method);
-    const std::string& text = setting_text[name];
-    try {
-      switch (spec->default_value.index()) {
-        case 0: given[name] = true; break;
-        case 1: given[name] = int64_t(std::stoll(text)); break;
-        case 2: given[name] = std::stod(text); break;
-        default: given[name] = text; break;
-      }
-    } catch (const std::logic_error&) {
-      throw usage_error(opt->get_name() + ": '" + text + "' is not a valid value");
-    }
-  }
-
+  // Setting up (flags, data, checkpoint) happens on every rank alike; a failure on any of them
+  // stops them all, with one message.
   Checkpoint ck;
-  if (!resume.empty() && !init_from.empty())
-    throw usage_error("--init-from starts a new run; it cannot be combined with --resume");
-  if (!resume.empty()) {
-    ck = read_checkpoint(resume);
-    if (app.count("--num-episodes")) {
-      if (t.episodes < ck.episode)
-        throw usage_error("--num-episodes " + std::to_string(t.episodes) + " is below the " +
-                          std::to_string(ck.episode) + " episodes " + resume + " has done");
-      ck.train.episodes = t.episodes;
+  std::optional<TrainingData> training;
+  dist::all_or_none([&] {
+    // The method settings given on the command line, typed by their declaration.
+    Settings given;
+    for (auto& [name, opt] : setting_opt) {
+      if (opt->count() == 0) continue;
+      const MethodInfo& info = method_info(m.method);
+      const SettingSpec* spec = nullptr;
+      for (const SettingSpec& sp : info.settings)
+        if (sp.name == name) spec = &sp;
+      if (!spec)
+        throw usage_error(opt->get_name() + " is a setting of another method, not of " + m.method);
+      const std::string& text = setting_text[name];
+      try {
+        switch (spec->default_value.index()) {
+          case 0: given[name] = true; break;
+          case 1: given[name] = int64_t(std::stoll(text)); break;
+          case 2: given[name] = std::stod(text); break;
+          default: given[name] = text; break;
+        }
+      } catch (const std::logic_error&) {
+        throw usage_error(opt->get_name() + ": '" + text + "' is not a valid value");
+      }
     }
-    if (data.empty()) data = ck.train.data;
-    bool model_flags = !given.empty();
-    for (const char* f : {"--method", "--way", "--shot", "--query", "--meta-batch", "--optimizer",
-                          "--lr", "--lr-step", "--lr-gamma", "--momentum", "--hidden", "--bn",
-                          "--part", "--val-part", "--val-every", "--val-episodes", "--val-way",
-                          "--val-shot", "--val-query", "--checkpoint-every"})
-      model_flags |= app.count(f) > 0;
-    for (const std::string& w : resume_warnings(app.count("--seed") > 0, model_flags)) say(w);
-    say("resuming " + resume + " at episode " + std::to_string(ck.episode) + " of " +
-        std::to_string(ck.train.episodes));
-  } else {
-    if (data.empty()) throw usage_error("--data is required (or --resume a checkpoint)");
-    if (!app.count("--val-shot")) t.val_shot = t.k_shot;
-    t.seed = common.seed;
-    t.part = parse_part_choice(part);
-    if (val_part == "none") {
-      t.val_every = 0;
-    } else {
-      t.val_part = parse_part_choice(val_part);
-    }
-    m.bn = parse_bn_policy(bn);
-    m.settings = given;
-    // The method's own protocol for the flags not given (e.g. MAML: meta-batch 32, 5-way,
-    // a constant learning rate); a fixed-width head validates on episodes of its own ways.
-    const MethodInfo& info = method_info(m.method);
-    const TrainProtocol& proto = info.protocol;
-    if (proto.meta_batch && !app.count("--meta-batch")) t.meta_batch = *proto.meta_batch;
-    if (proto.n_way && !app.count("--way")) t.n_way = *proto.n_way;
-    if (proto.lr_step && !app.count("--lr-step")) t.schedule.step = *proto.lr_step;
-    for (const SettingSpec& sp : info.settings)
-      if (sp.name == "ways" && !app.count("--val-way")) t.val_way = t.n_way;
-  }
 
-  const TrainingData training = open_training_data(data, dataset_for_episodes);
-  if (resume.empty()) {
-    std::string note;
-    ck = start_run(m, t, data, training, init_from, &note);
-    if (!note.empty()) say(note);
-  } else {
-    check_resume_data(ck, training, resume, data);
-  }
+    if (!resume.empty() && !init_from.empty())
+      throw usage_error("--init-from starts a new run; it cannot be combined with --resume");
+    if (!resume.empty()) {
+      ck = read_checkpoint(resume);
+      if (app.count("--num-episodes")) {
+        if (t.episodes < ck.episode)
+          throw usage_error("--num-episodes " + std::to_string(t.episodes) + " is below the " +
+                            std::to_string(ck.episode) + " episodes " + resume + " has done");
+        ck.train.episodes = t.episodes;
+      }
+      if (data.empty()) data = ck.train.data;
+      bool model_flags = !given.empty();
+      for (const char* f : {"--method", "--way", "--shot", "--query", "--meta-batch", "--optimizer",
+                            "--lr", "--lr-step", "--lr-gamma", "--momentum", "--hidden", "--bn",
+                            "--part", "--val-part", "--val-every", "--val-episodes", "--val-way",
+                            "--val-shot", "--val-query", "--checkpoint-every"})
+        model_flags |= app.count(f) > 0;
+      for (const std::string& w : resume_warnings(app.count("--seed") > 0, model_flags)) say(w);
+      say("resuming " + resume + " at episode " + std::to_string(ck.episode) + " of " +
+          std::to_string(ck.train.episodes));
+    } else {
+      if (data.empty()) throw usage_error("--data is required (or --resume a checkpoint)");
+      if (!app.count("--val-shot")) t.val_shot = t.k_shot;
+      t.seed = common.seed;
+      t.part = parse_part_choice(part);
+      if (val_part == "none") {
+        t.val_every = 0;
+      } else {
+        t.val_part = parse_part_choice(val_part);
+      }
+      m.bn = parse_bn_policy(bn);
+      m.settings = given;
+      // The method's own protocol for the flags not given (e.g. MAML: meta-batch 32, 5-way,
+      // a constant learning rate); a fixed-width head validates on episodes of its own ways.
+      const MethodInfo& info = method_info(m.method);
+      const TrainProtocol& proto = info.protocol;
+      if (proto.meta_batch && !app.count("--meta-batch")) t.meta_batch = *proto.meta_batch;
+      if (proto.n_way && !app.count("--way")) t.n_way = *proto.n_way;
+      if (proto.lr_step && !app.count("--lr-step")) t.schedule.step = *proto.lr_step;
+      for (const SettingSpec& sp : info.settings)
+        if (sp.name == "ways" && !app.count("--val-way")) t.val_way = t.n_way;
+    }
+
+    training = open_training_data(data, dataset_for_episodes);
+    if (resume.empty()) {
+      std::string note;
+      ck = start_run(m, t, data, *training, init_from, &note);
+      if (!note.empty()) say(note);
+    } else {
+      check_resume_data(ck, *training, resume, data);
+    }
+  });
 
   r.provenance = {tool, FSH_VERSION, common.provenance ? cli::command_line(argc, argv) : "",
                   ck.train.seed, {data}};
@@ -223,7 +260,7 @@ int run(int argc, char** argv) {
       std::to_string(ck.train.meta_batch) + ", batch norm: " + to_string(ck.model.bn) +
       " statistics; settings: " +
       describe_settings(method_info(ck.model.method).settings, ck.model.settings));
-  const TrainOutcome o = train(ck, training.dataset_ptr(), training.episodes_ptr(), r);
+  const TrainOutcome o = train(ck, training->dataset_ptr(), training->episodes_ptr(), r);
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.2f episodes/s",
                 o.seconds_this_run > 0 ? o.episodes_this_run / o.seconds_this_run : 0.0);
@@ -236,6 +273,18 @@ int run(int argc, char** argv) {
                   100 * ck.best_val, 100 * ck.best_val_ci95, static_cast<long long>(ck.best_episode));
     summary += b;
   }
+  if (o.processes > 1 && o.steps_this_run > 0) {
+    // Per optimizer step; the reduction's share is what limits scaling (fsh-train(1), SCALING).
+    char b[320];
+    std::snprintf(b, sizeof b,
+                  "data-parallel over %d processes: per step %.3f ms computing (slowest rank), "
+                  "%.3f ms waiting for the slowest, %.3f ms reducing (the chain and broadcast; "
+                  "%zu bytes per hop)",
+                  o.processes, 1e3 * o.compute_seconds / o.steps_this_run,
+                  1e3 * o.wait_seconds / o.steps_this_run, 1e3 * o.reduce_seconds / o.steps_this_run,
+                  o.bytes_per_hop);
+    say(b);
+  }
   switch (o.status) {
     case TrainStatus::finished:
       say("done: " + summary);
@@ -244,6 +293,7 @@ int run(int argc, char** argv) {
       say("time limit reached: " + summary + "; continue with --resume " + r.output);
       return 0;
     case TrainStatus::diverged:
+      if (dist::rank() != 0) return 1;  // every rank diverged alike; rank 0 says so
       throw error("training diverged: " + o.message + "; stopped after " +
                   std::to_string(o.episodes_done) + " episodes; " +
                   (o.last_checkpoint >= 0
@@ -262,4 +312,23 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return cli::run_main("fsh-train", argc, argv, run); }
+int main(int argc, char** argv) {
+  const int code = cli::run_main("fsh-train", argc, argv, [](int argc, char** argv) {
+    try {
+      return run(argc, argv);
+    } catch (const dist::collective_error& e) {
+      // Every rank failed together (dist.hpp): one of them says why.
+      if (e.report) std::cerr << "fsh-train: error: " << e.what() << "\n";
+      return e.code;
+    } catch (const std::exception& e) {
+      if (dist::size() == 1) throw;  // one process: run_main prints it
+      // A failure only this rank knows of, while the others wait for it in the chain: say
+      // which rank, and end the whole job (mpirun adds its own lines).
+      std::cerr << "fsh-train: error (rank " << dist::rank() << " of " << dist::size()
+                << "): " << e.what() << "\n";
+      dist::abort(dynamic_cast<const usage_error*>(&e) ? 2 : 1);
+    }
+  });
+  dist::finalize();
+  return code;
+}

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "backend/cpu/blas_info.hpp"
+#include "dist/dist.hpp"
 #include "util/error.hpp"
 #include "util/version.hpp"
 
@@ -60,7 +61,8 @@ std::string version_text(const std::string& tool) {
     << "  CLI11 " << FSH_CLI11_VERSION << "\n"
     << "  libpng " << png_get_libpng_ver(nullptr) << "\n"
     << "  libzip " << zip_libzip_version() << "\n"
-    << "  build: " << build_target() << "\n";
+    << "  build: " << build_target() << "\n"
+    << "  " << dist::description() << "\n";
   return s.str();
 }
 
