@@ -411,24 +411,7 @@ AdaptedSet merge_adapted(const std::vector<AdaptedSet>& parts,
       named = static_cast<int64_t>(k);
     }
   }
-  std::string missing;
-  int64_t n_missing = 0;
-  for (int64_t i = 0; i < p0.shard.count; ++i) {
-    if (owner[std::size_t(i)] >= 0) continue;
-    const Shard sh{i, p0.shard.count};
-    if (++n_missing <= 8)
-      missing += std::string(missing.empty() ? "" : ", ") + to_string(sh) + " (" +
-                 describe_range(shard_range(sh, p0.total), p0.total) + ")";
-  }
-  if (n_missing > 0) {
-    const std::string given = " (" + std::to_string(parts.size()) + " of " +
-                              std::to_string(p0.shard.count) + " shards given, first " +
-                              names[0] + ")";
-    if (n_missing == 1)
-      throw format_error("shard " + missing + " missing: no part given holds it" + given);
-    throw format_error(std::to_string(n_missing) + " shards missing: " + missing +
-                       (n_missing > 8 ? ", ..." : "") + ": no part given holds them" + given);
-  }
+  check_no_shard_missing(owner, p0.total, parts.size(), names[0]);
 
   // In shard order, each part's classifiers appended as adapt_episodes appends them: the same
   // add() on the same classifiers, so the same arrays bit for bit (per-episode convolutions

@@ -64,4 +64,25 @@ std::string describe_range(const EpisodeRange& r, int64_t total) {
   return "episodes " + std::to_string(r.begin) + "-" + std::to_string(r.end - 1) + of;
 }
 
+void check_no_shard_missing(const std::vector<int64_t>& owner, int64_t total, std::size_t given,
+                            const std::string& first_name) {
+  const auto count = static_cast<int64_t>(owner.size());
+  std::string missing;
+  int64_t n_missing = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (owner[std::size_t(i)] >= 0) continue;
+    const Shard sh{i, count};
+    if (++n_missing <= 8)
+      missing += std::string(missing.empty() ? "" : ", ") + to_string(sh) + " (" +
+                 describe_range(shard_range(sh, total), total) + ")";
+  }
+  if (n_missing == 0) return;
+  const std::string parts = " (" + std::to_string(given) + " of " + std::to_string(count) +
+                            " shards given, first " + first_name + ")";
+  if (n_missing == 1)
+    throw format_error("shard " + missing + " missing: no part given holds it" + parts);
+  throw format_error(std::to_string(n_missing) + " shards missing: " + missing +
+                     (n_missing > 8 ? ", ..." : "") + ": no part given holds them" + parts);
+}
+
 }  // namespace fsh

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fsh {
 
@@ -42,5 +43,11 @@ EpisodeRange shard_range(const Shard& s, int64_t total);
 
 // "episodes 2-3 of 6", "episode 4 of 6", "no episodes (of 2)": for messages.
 std::string describe_range(const EpisodeRange& r, int64_t total);
+
+// For the merges: owner[i] is the part holding shard i of owner.size() (-1: none). format_error
+// naming the missing shards (the first 8) and their episodes among `total`, with how many parts
+// were given and the first one's name, when any shard is missing.
+void check_no_shard_missing(const std::vector<int64_t>& owner, int64_t total, std::size_t given,
+                            const std::string& first_name);
 
 }  // namespace fsh
