@@ -585,8 +585,12 @@ AdaptedClassifier Hypernet::adapt(const EpisodeTensors& ep) {
   std::vector<float> convs(conv.size());
   for (const ParamView& v : conv.views())
     std::copy_n(gen_.conv4.begin() + src.at(v.name).offset, v.size, convs.begin() + v.offset);
-  const std::vector<float> base = base_convolutions();
-  if (std::memcmp(convs.data(), base.data(), base.size() * sizeof(float)) != 0) a.convs = convs;
+  // Without refinement the convolutions are θ's own (FiLM only changes γ, β): no per-episode
+  // copy of θ to compare against.
+  if (core_.spec().refine_steps > 0) {
+    const std::vector<float> base = base_convolutions();
+    if (std::memcmp(convs.data(), base.data(), base.size() * sizeof(float)) != 0) a.convs = convs;
+  }
   fold_statistics(cfg, gen_.conv4.data(), convs.data(), gen_.stats, a);
   const ParamLayout pl = PrimaryNet<float>::layout(cfg, a.n_way);
   std::copy(gen_.head_weight.begin(), gen_.head_weight.end(),
