@@ -41,7 +41,9 @@ case "$variant" in
   full) flags="" ;;
   no-film) flags="--no-film" ;;
   no-head) flags="--no-head" ;;
-  *) echo "$0: VARIANT must be full, no-film or no-head" >&2; exit 2 ;;
+  film-from-[0-9]) flags="--film-from ${variant#film-from-}" ;;
+  *) echo "$0: VARIANT must be full, no-film, no-head or film-from-B (B: first FiLM'd block)" >&2
+     exit 2 ;;
 esac
 flags="$flags ${HYPER_FLAGS:-}"
 if [ "$warm" -ge "$seconds" ]; then

@@ -202,18 +202,19 @@ namespace {
 // The double-precision gradient check of HypernetCore: every parameter random (so that every
 // path through the generator is active), a 3-way 2-shot 2-query episode of 1×16×16 images,
 // Conv-3 with 4 filters (2×2 spatial features: the pooling of t is exercised).
-void gradient_check(BnPolicy bn, bool film, bool refine) {
+void gradient_check(BnPolicy bn, bool film, bool refine, int film_from = 0) {
   HypernetSpec s;
   s.backbone.height = s.backbone.width = 16;
   s.backbone.hidden = 4;
   s.backbone.depth = 3;
   s.bn = bn;
   s.film = film;
+  s.film_from = film_from;
   s.width = 3;
   s.refine_steps = refine ? 2 : 0;
   s.refine_lr = 0.2;
   HypernetCore<double> core(s);
-  Rng rng(film ? 21 : 22);
+  Rng rng(film ? 21 + 3 * film_from : 22);  // seeds whose random θ leaves every path alive
   std::vector<double> theta = fsh::test::random_vector(core.layout().size(), rng, -0.5, 0.5);
   for (int i = 0; i < s.backbone.depth; ++i)
     for (const char* what : {".gamma", ".beta"}) {
@@ -280,15 +281,27 @@ TEST_CASE("gradient through the generator into the backbone: finite differences 
         CAPTURE(refine);
         gradient_check(bn, film, refine);
       }
+  // FiLM on the later blocks only (the first block's γ, β are θ's own).
+  for (BnPolicy bn : {BnPolicy::support, BnPolicy::transductive})
+    for (int from : {1, 2}) {
+      CAPTURE(to_string(bn));
+      CAPTURE(from);
+      gradient_check(bn, true, false, from);
+    }
   set_threads(0);
 }
 
 TEST_CASE("the folded classifier scores the queries as training does (both policies, refined)") {
+  // film_from 0 and 2: adaptation's pass 2 starts from pass 1's activations at that block
+  // (Conv4::forward_reusing), training recomputes every block; the scores must agree.
   for (BnPolicy bn : {BnPolicy::support, BnPolicy::transductive})
-    for (int64_t steps : {int64_t(0), int64_t(2)}) {
+    for (int64_t steps : {int64_t(0), int64_t(2)})
+    for (int64_t from : {int64_t(0), int64_t(2)}) {
       CAPTURE(to_string(bn));
       CAPTURE(steps);
-      auto m = make_method(hyper_model(bn, {{"refine_steps", steps}, {"refine_lr", 0.05}}));
+      CAPTURE(from);
+      auto m = make_method(hyper_model(
+          bn, {{"refine_steps", steps}, {"refine_lr", 0.05}, {"film_from", from}}));
       Rng rng(13);
       m->init(rng);
       randomise_generator(*m, rng);

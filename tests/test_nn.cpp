@@ -264,3 +264,53 @@ TEST_CASE("Conv-4 forward + backward (float) gives the same bits with 1 and 2 th
   fsh::set_threads(0);
   CHECK(one == two);
 }
+
+TEST_CASE("forward_reusing: blocks before FiLM reused; the same bits as forward") {
+  // The reference is forward() itself on the changed parameters: the claim is bit-identity
+  // (blocks before `from` and block `from`'s convolution and statistics do not depend on the
+  // γ, β of block `from` onward), in both batch modes and from every block.
+  fsh::Conv4Config cfg;
+  cfg.hidden = 8;
+  fsh::Rng rng(21);
+  fsh::Conv4<float> net(cfg);
+  std::vector<float> params(net.layout().size());
+  net.init(params.data(), rng);
+  const int batch = 7;
+  std::vector<float> x(std::size_t(batch) * 784);
+  for (auto& v : x) v = float(rng.uniform());
+  const std::size_t F = std::size_t(net.feature_dim());
+  for (int from = 0; from < cfg.depth; ++from) {
+    std::vector<float> film = params;  // γ, β of blocks from.. changed, all else kept
+    for (int i = from; i < cfg.depth; ++i)
+      for (const char* what : {".gamma", ".beta"}) {
+        const fsh::ParamView& v = net.layout().at("bn" + std::to_string(i) + what);
+        for (std::size_t j = 0; j < v.size; ++j) film[v.offset + j] += float(rng.uniform() - 0.5);
+      }
+    for (const auto& [mode, rows] : {std::pair{fsh::BnMode::batch, 0},
+                                     std::pair{fsh::BnMode::support, 3}}) {
+      CAPTURE(from);
+      CAPTURE(rows);
+      fsh::Conv4Tape<float> first, direct, reused;
+      net.forward(params.data(), x.data(), batch, mode, rows, nullptr, first);
+      const float* fd = net.forward(film.data(), x.data(), batch, mode, rows, nullptr, direct);
+      const float* fr = net.forward_reusing(film.data(), first, from, reused);
+      CHECK(std::equal(fd, fd + batch * F, fr));
+      // ... and γ, β really changed the features, so the check can fail.
+      CHECK_FALSE(std::equal(first.features(), first.features() + batch * F, fr));
+      for (int i = 0; i < cfg.depth; ++i) {
+        CHECK(direct.stats()[i].mean == reused.stats()[i].mean);
+        CHECK(direct.stats()[i].var == reused.stats()[i].var);
+      }
+      std::vector<float> df(batch * F, 1.0f), g(params.size());
+      CHECK_THROWS_AS(net.backward(film.data(), reused, df.data(), g.data()), fsh::usage_error);
+    }
+  }
+  fsh::Conv4Tape<float> fixed_tape, out;
+  net.forward(params.data(), x.data(), batch, fsh::BnMode::batch, 0, nullptr, fixed_tape);
+  std::vector<fsh::BnStats<float>> stats = fixed_tape.stats();
+  net.forward(params.data(), x.data(), batch, fsh::BnMode::fixed, 0, &stats, fixed_tape);
+  CHECK_THROWS_AS(net.forward_reusing(params.data(), fixed_tape, 0, out), fsh::usage_error);
+  net.forward(params.data(), x.data(), batch, fsh::BnMode::batch, 0, nullptr, fixed_tape);
+  CHECK_THROWS_AS(net.forward_reusing(params.data(), fixed_tape, cfg.depth, out),
+                  fsh::usage_error);
+}

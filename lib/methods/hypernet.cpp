@@ -22,6 +22,7 @@ HypernetSpec HypernetSpec::from(const ModelConfig& cfg) {
   h.backbone = cfg.backbone;
   h.bn = cfg.bn;
   h.film = !std::get<bool>(s.at("no_film"));
+  h.film_from = static_cast<int>(std::get<int64_t>(s.at("film_from")));
   h.head = !std::get<bool>(s.at("no_head"));
   h.width = static_cast<int>(std::get<int64_t>(s.at("generator_width")));
   h.refine_steps = static_cast<int>(std::get<int64_t>(s.at("refine_steps")));
@@ -32,9 +33,13 @@ HypernetSpec HypernetSpec::from(const ModelConfig& cfg) {
 ParamLayout hypernet_layout(const HypernetSpec& s) {
   s.backbone.validate();
   if (s.width < 1) throw usage_error("hypernet: generator width must be >= 1");
+  if (s.film_from < 0 || s.film_from >= s.backbone.depth)
+    throw usage_error("hypernet: film_from must be a block of the backbone, in [0, " +
+                      std::to_string(s.backbone.depth - 1) + "], got " +
+                      std::to_string(s.film_from));
   ParamLayout l = conv4_layout(s.backbone);
   const int K = s.backbone.hidden, F = s.backbone.feature_dim(), E = s.width;
-  const int DK = s.backbone.depth * K;
+  const int DK = (s.backbone.depth - s.film_from) * K;  // the FiLM'd channels
   if (s.uses_context()) {
     l.add("set.weight", {E, K});
     l.add("set.bias", {E});
@@ -137,7 +142,7 @@ void HypernetCore<T>::context_forward(const T* feat) {
 
 template <class T>
 void HypernetCore<T>::generate(const T* theta, const HypernetEpisode<T>& ep,
-                               bool queries_in_pass2) {
+                               bool queries_in_pass2, bool inference) {
   N_ = ep.n_way;
   S_ = ep.support_rows;
   Qn_ = ep.query_rows;
@@ -167,17 +172,17 @@ void HypernetCore<T>::generate(const T* theta, const HypernetEpisode<T>& ep,
     int rows = 0;
     const BnMode mode = bn_mode(spec_.bn, S_, B1_, &rows);
     encode(net_.forward(theta, x1_.data(), B1_, mode, rows, nullptr, tape1_));
-    const int DK = D_ * K_;
+    const int L0 = spec_.film_from, DK = (D_ - L0) * K_;
     z_.resize(std::size_t(2) * DK);
     k_->linear_forward(1, E_, 2 * DK, t_.data(), theta + off_.film_w, theta + off_.film_b,
                        z_.data());
     s_.resize(DK);
     sh_.resize(DK);
     theta2_.assign(theta, theta + P4_);
-    for (int i = 0; i < D_; ++i) {
+    for (int i = L0; i < D_; ++i) {
       const std::size_t g = bn_gamma_[i], b = bn_beta_[i];
       for (int k = 0; k < K_; ++k) {
-        const std::size_t ik = std::size_t(i) * K_ + k;
+        const std::size_t ik = std::size_t(i - L0) * K_ + k;
         s_[ik] = T(1) + z_[ik];
         sh_[ik] = z_[DK + ik];
         theta2_[g + k] = s_[ik] * theta[g + k];
@@ -194,10 +199,17 @@ void HypernetCore<T>::generate(const T* theta, const HypernetEpisode<T>& ep,
   // Pass 2: the (FiLM'd) backbone; without FiLM it is also where t comes from (its support
   // rows are exactly what pass 1 would have computed).
   B2_ = queries_in_pass2 ? S_ + Qn_ : S_;
-  stack(ep, queries_in_pass2, image, x2_);
-  int rows = 0;
-  const BnMode mode = bn_mode(spec_.bn, S_, B2_, &rows);
-  const T* f2 = net_.forward(p2_, x2_.data(), B2_, mode, rows, nullptr, tape2_);
+  const T* f2 = nullptr;
+  if (inference && spec_.film && B2_ == B1_) {
+    // The same images as pass 1, and θ' differs from θ only in the γ, β of blocks film_from
+    // on: everything up to block film_from's statistics is pass 1's.
+    f2 = net_.forward_reusing(p2_, tape1_, spec_.film_from, tape2_);
+  } else {
+    stack(ep, queries_in_pass2, image, x2_);
+    int rows = 0;
+    const BnMode mode = bn_mode(spec_.bn, S_, B2_, &rows);
+    f2 = net_.forward(p2_, x2_.data(), B2_, mode, rows, nullptr, tape2_);
+  }
   if (!spec_.film && spec_.head) encode(f2);
   protos_.resize(std::size_t(N_) * F_);
   k_->class_means_forward(S_, F_, N_, f2, labels_, protos_.data());
@@ -341,12 +353,12 @@ void HypernetCore<T>::head_backward(const T* theta, T* grad) {
 template <class T>
 void HypernetCore<T>::film_backward(const T* theta, const T* g2, T* grad) {
   std::copy(g2, g2 + P4_, grad);
-  const int DK = D_ * K_;
+  const int L0 = spec_.film_from, DK = (D_ - L0) * K_;
   dz_.resize(std::size_t(2) * DK);
-  for (int i = 0; i < D_; ++i) {
+  for (int i = L0; i < D_; ++i) {
     const std::size_t g = bn_gamma_[i], b = bn_beta_[i];
     for (int k = 0; k < K_; ++k) {
-      const std::size_t ik = std::size_t(i) * K_ + k;
+      const std::size_t ik = std::size_t(i - L0) * K_ + k;
       const T dgp = g2[g + k], dbp = g2[b + k];
       grad[g + k] = s_[ik] * dgp;
       grad[b + k] = s_[ik] * dbp;
@@ -527,13 +539,16 @@ PrototypeResult HypernetCore<T>::loss(const T* theta, const HypernetEpisode<T>& 
 template <class T>
 void HypernetCore<T>::adapt(const T* theta, const HypernetEpisode<T>& ep, GeneratedNet<T>& out) {
   const bool transductive = spec_.bn == BnPolicy::transductive;
-  generate(theta, ep, transductive);
+  generate(theta, ep, transductive, /*inference=*/true);
   generated_head(out.head_weight, out.head_bias);
-  out.conv4.assign(p2_, p2_ + P4_);
   if (spec_.refine_steps == 0) {
+    out.params = p2_;
+    out.conv4.clear();
     out.stats = tape2_.stats();
     return;
   }
+  out.conv4.assign(p2_, p2_ + P4_);
+  out.params = out.conv4.data();
   refine(ep, out.conv4, out.head_weight, out.head_bias);
   // The refined network's own statistics, by the policy.
   const Conv4Config& c = spec_.backbone;
@@ -584,14 +599,14 @@ AdaptedClassifier Hypernet::adapt(const EpisodeTensors& ep) {
   const ParamLayout src = conv4_layout(cfg), conv = conv_layout(cfg);
   std::vector<float> convs(conv.size());
   for (const ParamView& v : conv.views())
-    std::copy_n(gen_.conv4.begin() + src.at(v.name).offset, v.size, convs.begin() + v.offset);
+    std::copy_n(gen_.params + src.at(v.name).offset, v.size, convs.begin() + v.offset);
   // Without refinement the convolutions are θ's own (FiLM only changes γ, β): no per-episode
   // copy of θ to compare against.
   if (core_.spec().refine_steps > 0) {
     const std::vector<float> base = base_convolutions();
     if (std::memcmp(convs.data(), base.data(), base.size() * sizeof(float)) != 0) a.convs = convs;
   }
-  fold_statistics(cfg, gen_.conv4.data(), convs.data(), gen_.stats, a);
+  fold_statistics(cfg, gen_.params, convs.data(), gen_.stats, a);
   const ParamLayout pl = PrimaryNet<float>::layout(cfg, a.n_way);
   std::copy(gen_.head_weight.begin(), gen_.head_weight.end(),
             a.primary.begin() + pl.at("head.weight").offset);
@@ -605,6 +620,10 @@ MethodInfo hypernet_method_info() {
           "a hypernetwork generates FiLM for every backbone layer and the classifier head from "
           "the support set, in one forward pass (man 7 fsh-hypernet)",
           {{"no_film", false, "ablation: generate no FiLM (the backbone is not modulated)"},
+           {"film_from", int64_t(0),
+            "the first backbone block FiLM modulates, 0-based (0 = every block); adapting "
+            "recomputes only the blocks from there",
+            0, 64},
            {"no_head", false,
             "ablation: generate no head corrections (the prototype head on the features)"},
            {"refine_steps", int64_t(0),

@@ -5,11 +5,15 @@
 //   pass 1   support images -> backbone θ_b (batch norm as the policy says) -> features f¹;
 //            t = mean over classes c of relu(W_e·ū_c + b_e), ū_c the spatially pooled mean
 //            support feature of class c (a DeepSets encoder of the class prototypes).
-//   FiLM     z = W_f·t + b_f = (Δs, Δo), per block i and channel k; after batch norm, before
+//   FiLM     z = W_f·t + b_f = (Δs, Δo), per block i ≥ film_from (setting; 0: every block)
+//            and channel k; after batch norm, before
 //            the ReLU: relu(s·(γ·x̂ + β) + o) = relu(γ'·x̂ + β') with s = 1 + Δs, o = Δo,
 //            γ' = s·γ, β' = s·β + o. The FiLM'd backbone is therefore Conv-4 with the episode's
 //            own parameter buffer θ' (θ_b with γ', β'), and it folds like any Conv-4.
-//   pass 2   support (+ query) images -> θ' -> features f²; prototypes p_c.
+//   pass 2   support (+ query) images -> θ' -> features f²; prototypes p_c. When adapting
+//            (no backward) and pass 1 saw the same images, pass 2 starts from pass 1's
+//            activations at block film_from (Conv4::forward_reusing): the blocks before it are
+//            the same computation, so FiLM on the later blocks only makes adaptation cheaper.
 //   head     per class h_c = relu(U·[p_c; t] + u); (ΔW_c, Δb_c) = V·h_c; a task metric
 //            ω = 1 + M·t + m (F). Scores: −Σ_f ω_f²(f_f − p_cf)² + ΔW_c·f + Δb_c, i.e. the
 //            linear head W_c = 2ω²⊙p_c + ΔW_c, b_c = −Σ_f ω_f² p_cf² + Δb_c.
@@ -37,6 +41,7 @@ struct HypernetSpec {
   Conv4Config backbone;
   BnPolicy bn = BnPolicy::support;
   bool film = true;         // generate FiLM (setting no_film turns it off)
+  int film_from = 0;        // the first block FiLM modulates (the later ones too)
   bool head = true;         // generate the head corrections and metric (no_head turns it off)
   int width = 64;           // hidden width E of the set encoder and of the head generator
   int refine_steps = 0;     // SGD steps on the support set from the generated weights
@@ -47,7 +52,8 @@ struct HypernetSpec {
 
 // θ: the Conv-4 views (conv4_layout, same names) first, then the generator's:
 //   set.weight (E, K), set.bias (E)                          when film or head
-//   film.weight (2·depth·K, E), film.bias (2·depth·K)        when film (zero at init)
+//   film.weight (2·L·K, E), film.bias (2·L·K)                when film (zero at init);
+//                                                            L = depth − film_from blocks
 //   head.hidden.weight (E, F + E), head.hidden.bias (E)      when head
 //   head.delta.weight (F + 1, E)                             when head (zero at init)
 //   head.metric.weight (F, E), head.metric.bias (F)          when head (zero at init)
@@ -73,7 +79,10 @@ struct Refinement {
 // statistics to fold them with (the policy's), and the head.
 template <class T>
 struct GeneratedNet {
-  std::vector<T> conv4;
+  // θ' (conv4_layout): `conv4`'s values when refined, else the core's generated θ', which
+  // stays valid until the core's next generation (no copy per episode).
+  const T* params = nullptr;
+  std::vector<T> conv4;  // the refined θ' (empty without refinement)
   std::vector<BnStats<T>> stats;
   std::vector<T> head_weight, head_bias;  // (N, F), (N)
 };
@@ -110,7 +119,10 @@ class HypernetCore {
     std::size_t set_w = 0, set_b = 0, film_w = 0, film_b = 0, hid_w = 0, hid_b = 0, delta_w = 0,
                 metric_w = 0, metric_b = 0;
   };
-  void generate(const T* theta, const HypernetEpisode<T>& ep, bool queries_in_pass2);
+  // inference: no backward will follow, so pass 2 may reuse pass 1's early blocks when both
+  // passes see the same batch (Conv4::forward_reusing; the result is bit-identical).
+  void generate(const T* theta, const HypernetEpisode<T>& ep, bool queries_in_pass2,
+                bool inference = false);
   void context_forward(const T* feat);
   void context_backward(const T* theta, T* dfeat, T* grad);
   void head_forward(const T* theta);

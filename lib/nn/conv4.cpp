@@ -175,9 +175,46 @@ const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, 
   }
   reserve(batch, t);
   t.support_rows_ = mode == BnMode::batch ? batch : mode == BnMode::support ? support_rows : 0;
-
+  t.inference_only_ = false;
   rows_to_channels(batch, cfg_.in_channels, cfg_.height * cfg_.width, x, t.act_[0].data());
-  for (int i = 0; i < cfg_.depth; ++i) {
+  return run_blocks(params, 0, mode, fixed, t);
+}
+
+template <class T>
+const T* Conv4<T>::forward_reusing(const T* params, const Conv4Tape<T>& first, int from,
+                                   Conv4Tape<T>& t) {
+  if (first.batch_ == 0 || first.inference_only_)
+    throw usage_error("Conv-4: forward_reusing needs a complete forward to reuse");
+  if (first.support_rows_ == 0)
+    throw usage_error("Conv-4: forward_reusing reuses batch statistics, not fixed ones");
+  if (&first == &t) throw usage_error("Conv-4: forward_reusing needs a second tape");
+  if (from < 0 || from >= cfg_.depth)
+    throw usage_error("Conv-4: forward_reusing: block " + std::to_string(from) +
+                      " is not in [0, " + std::to_string(cfg_.depth) + ")");
+  const int batch = first.batch_;
+  reserve(batch, t);
+  t.support_rows_ = first.support_rows_;
+  t.inference_only_ = true;
+  // The earlier blocks' statistics (what folding needs), then block `from` normalised with
+  // first's statistics: the kernel's fixed-statistics path computes the same scale and shift
+  // from them as its batch path did, then applies these params' γ, β.
+  for (int i = 0; i <= from; ++i) t.stats_[i] = first.stats_[i];
+  const ConvShape& cs = t.conv_[from];
+  BatchNormShape bs{batch, cfg_.hidden, cs.H * cs.W, 0, cfg_.bn_eps};
+  T* next = from + 1 < cfg_.depth ? t.act_[from + 1].data() : t.out_.data();
+  k_->bn_relu_pool_forward(bs, block_pool(cfg_, from, batch), first.conv_out_[from].data(),
+                           params + off_[from].b, params + off_[from].gamma,
+                           params + off_[from].beta, t.stats_[from].mean.data(),
+                           t.stats_[from].var.data(), next, t.argmax_[from].data());
+  const BnMode mode = t.support_rows_ == batch ? BnMode::batch : BnMode::support;
+  return run_blocks(params, from + 1, mode, nullptr, t);
+}
+
+template <class T>
+const T* Conv4<T>::run_blocks(const T* params, int from, BnMode mode,
+                              const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& t) {
+  const int batch = t.batch_;
+  for (int i = from; i < cfg_.depth; ++i) {
     const ConvShape& cs = t.conv_[i];
     const T* w = params + off_[i].w;
     const T* b = params + off_[i].b;
@@ -204,6 +241,8 @@ template <class T>
 void Conv4<T>::backward(const T* params, const Conv4Tape<T>& t, const T* dfeatures, T* grads,
                         T* dx, GradMode grad_mode) {
   if (t.batch_ == 0) throw usage_error("Conv-4: backward called before forward");
+  if (t.inference_only_)
+    throw usage_error("Conv-4: backward of a forward_reusing tape (inference only)");
   const int batch = t.batch_;
   // The kernels overwrite their parameter gradients; to accumulate, they write into a scratch
   // buffer that is then added.

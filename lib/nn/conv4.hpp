@@ -70,6 +70,7 @@ class Conv4Tape {
   friend class Conv4;
   int batch_ = 0;
   int support_rows_ = 0;                 // BN shape S of the forward (0: fixed statistics)
+  bool inference_only_ = false;          // filled by forward_reusing: early blocks missing
   std::vector<ConvShape> conv_;          // per block
   std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
   std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)
@@ -117,6 +118,15 @@ class Conv4 {
   // Records the activations in `tape` and returns its features (B, F).
   const T* forward(const T* params, const T* x, int batch, BnMode mode, int support_rows,
                    const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& tape);
+  // The forward of the batch that `first` recorded (with BnMode::batch or ::support), for
+  // parameters that equal that forward's in every block before `from` and differ in block
+  // `from` only in its batch-norm γ, β (FiLM from block `from` on): the input of block `from`
+  // and its convolution output and statistics are those of `first` (they do not depend on
+  // γ, β), so only its normalisation onward is computed. Bit-identical to forward() with the
+  // same batch and mode. The tape it fills lacks the earlier blocks and serves inference only
+  // (backward and the tangents refuse it); `first` must stay unchanged during the call.
+  const T* forward_reusing(const T* params, const Conv4Tape<T>& first, int from,
+                           Conv4Tape<T>& tape);
   // dfeatures: (B, F) for the forward recorded in tape -> grads: layout().size() values,
   // overwritten or accumulated into; dx: (B, C, H, W) or null (not computed; always
   // overwritten). params must be those of that forward.
@@ -153,6 +163,9 @@ class Conv4 {
 
  private:
   void reserve(int batch, Conv4Tape<T>& tape);
+  // Blocks from..depth-1 of a forward (the input of block `from` in tape.act_[from]).
+  const T* run_blocks(const T* params, int from, BnMode mode,
+                      const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& tape);
 
   Conv4Config cfg_;
   Kernels<T>* k_;

@@ -44,6 +44,8 @@ template <class T>
 const T* Conv4<T>::forward_tangent(const T* params, const T* params_dot, const Conv4Tape<T>& t,
                                    Conv4TangentTape<T>& tt) {
   if (t.batch_ == 0) throw usage_error("Conv-4: forward_tangent called before forward");
+  if (t.inference_only_)
+    throw usage_error("Conv-4: forward_tangent of a forward_reusing tape (inference only)");
   const int D = cfg_.depth, batch = t.batch_;
   tt.act_.resize(D);
   tt.conv_out_.resize(D);
@@ -78,6 +80,8 @@ void Conv4<T>::backward_tangent(const T* params, const T* params_dot, const Conv
                                 const Conv4TangentTape<T>& tt, const T* dfeatures,
                                 const T* dfeatures_dot, T* grads_dot) {
   if (t.batch_ == 0) throw usage_error("Conv-4: backward_tangent called before forward");
+  if (t.inference_only_)
+    throw usage_error("Conv-4: backward_tangent of a forward_reusing tape (inference only)");
   if (int(tt.conv_out_.size()) != cfg_.depth)
     throw usage_error("Conv-4: backward_tangent needs the forward_tangent of the same forward");
   const int batch = t.batch_;
