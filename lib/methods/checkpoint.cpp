@@ -136,7 +136,8 @@ ModelConfig read_model_config(const io::Reader& r, bool method_needed) {
     if (!(m.input_mean >= 0 && m.input_mean <= 1))
       throw format_error(f + ": /config: input_mean must be in [0, 1]");
   }
-  // Settings: each declared one read with its declared type; unknown or missing ones refused.
+  // Settings: each declared one read with its declared type; unknown or missing ones refused
+  // (but for those added later, whose absence means their default).
   Settings given;
   bool known = false;
   for (const std::string& n : method_names()) known |= n == m.method;
@@ -176,7 +177,7 @@ ModelConfig read_model_config(const io::Reader& r, bool method_needed) {
       }
     }
     for (const SettingSpec& s : info.settings)
-      if (!given.count(s.name))
+      if (!given.count(s.name) && !s.optional_in_files)
         throw format_error("/config/settings: missing " + m.method + " setting " + s.name);
     m.settings = complete_settings(m.method, given);
   } catch (const format_error& e) {

@@ -623,7 +623,7 @@ MethodInfo hypernet_method_info() {
            {"film_from", int64_t(0),
             "the first backbone block FiLM modulates, 0-based (0 = every block); adapting "
             "recomputes only the blocks from there",
-            0, 64},
+            0, 64, /*optional_in_files=*/true},
            {"no_head", false,
             "ablation: generate no head corrections (the prototype head on the features)"},
            {"refine_steps", int64_t(0),

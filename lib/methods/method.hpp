@@ -48,6 +48,9 @@ struct SettingSpec {
   SettingValue default_value; // its alternative is the setting's type
   std::string help;
   double min = -1e300, max = 1e300;  // numbers: the allowed range, inclusive
+  // Added after model files of the method existed: a file without it means the default (which
+  // must be the behaviour before the setting existed); every other setting must be present.
+  bool optional_in_files = false;
 };
 
 std::string to_string(const SettingValue& v);
