@@ -4,15 +4,16 @@
 # side on a 2-core machine, then scored by fsh-bench on the same 600 test episodes of 5-way
 # 1-shot, 5-way 5-shot and 20-way 1-shot (15 queries per class), and a second fsh-bench on
 # 5-way 1-shot with the ablations (hypernet without FiLM, without generated head; first-order
-# MAML). Every model is trained with 1-shot episodes and scored on all configurations its head
+# MAML). Two hypernetworks: FiLM on every block (the method as man 7 fsh-hypernet defines it)
+# and FiLM from block 1 on (--film-from 1: adaptation skips the first block in its second pass). Every model is trained with 1-shot episodes and scored on all configurations its head
 # allows; MAML has one model per way count.
 #
 #   lane A  MAML 5-way second order (scripts/omniglot_maml.sh: its learning curve), then the
 #           same first order (FOMAML), then MAML 20-way second order
 #   lane B  ProtoNet 60-way, 1160 s (the hypernetwork's warm start) -> the hypernetwork from it
 #           for 580 s (scripts/omniglot_hypernet.sh); ProtoNet continued to 1740 s (--resume
-#           continues bit for bit, so this is the 1740 s ProtoNet run); the two ablations from
-#           the same warm start, 580 s each
+#           continues bit for bit, so this is the 1740 s ProtoNet run); the hypernetwork with
+#           FiLM from block 1 and the two ablations from the same warm start, 580 s each
 # Each lane's trainings run one after another, so every model had one core for its budget.
 # Settings chosen before any test episode was scored (none is tuned on them): MAML meta-batch 8
 # with Adam 1e-3 halved every 8000 episodes (a 29-minute budget is about 1% of the paper's
@@ -57,6 +58,7 @@ lane_b() {
     cp protonet-warm-60w1s-seed1-1160s.h5 protonet-60w1s.h5 &&
     fsh-train --resume protonet-60w1s.h5 --max-time 580 --threads 1 \
       --log train-protonet-60w1s.csv --no-best -o protonet-60w1s.h5)
+  THREADS=1 VARIANT=film-from-1 "$root/scripts/omniglot_hypernet.sh" 1 "$out"
   THREADS=1 VARIANT=no-film "$root/scripts/omniglot_hypernet.sh" 1 "$out"
   THREADS=1 VARIANT=no-head "$root/scripts/omniglot_hypernet.sh" 1 "$out"
 }
@@ -70,9 +72,11 @@ wait "$b" || { echo "omniglot_compare.sh: lane B failed; see $out/lane-b.log" >&
 cd "$out"
 ln -f protonet-60w1s.h5 models/protonet.h5
 ln -f hypernet-full-60w1s.h5 models/hypernet.h5
+ln -f hypernet-film-from-1-60w1s.h5 models/hypernet-film-from-1.h5
 ln -f maml-second-support-5w1s.h5 models/maml-5w.h5
 ln -f maml-second-support-20w1s.h5 models/maml-20w.h5
-fsh-bench -m models/protonet.h5 -m models/hypernet.h5 -m maml=models/maml-5w.h5 \
+fsh-bench -m models/protonet.h5 -m models/hypernet.h5 \
+  -m hypernet-film-from-1=models/hypernet-film-from-1.h5 -m maml=models/maml-5w.h5 \
   -m maml=models/maml-20w.h5 --data omniglot-vinyals.h5 --part test \
   --configs 5w1s,5w5s,20w1s --count 600 --seed 1 --threads 0 -o bench
 fsh-bench -m models/protonet.h5 -m models/hypernet.h5 \
