@@ -536,7 +536,31 @@ struct Reader::Impl {
     if (H5Iget_type(o.get()) != H5I_DATASET) fail_format(full + " is a group; expected a dataset");
     Handle ds(H5Dopen2(file.get(), full.c_str(), H5P_DEFAULT), H5Dclose);
     if (!ds.ok()) throw io_error(with_cause(display + ": cannot open dataset " + full));
+    check_chunks(ds.get(), full);
     return ds;
+  }
+
+  // A chunk may not extend past a dimension of fixed size: HDF5 refuses to create such a
+  // dataset, but HDF5 1.10 reads one from a damaged file and then copies a whole nominal chunk
+  // out of the smaller buffer its decompression filled (out of bounds, or a SIGSEGV for a large
+  // chunk; found by fuzzing, tests/fuzz/README.md).
+  void check_chunks(hid_t ds, const std::string& full) const {
+    Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    if (!dcpl.ok() || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return;
+    Handle space(H5Dget_space(ds), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank <= 0) return;
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), max(dims), chunk(dims);
+    H5Sget_simple_extent_dims(space.get(), dims.data(), max.data());
+    if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
+      fail_format("dataset " + full + " is chunked with a rank other than its shape's " +
+                  "(damaged file?)");
+    for (int i = 0; i < rank; ++i)
+      if (chunk[i] == 0 || (max[i] != H5S_UNLIMITED && chunk[i] > max[i]))
+        fail_format("dataset " + full + " of shape " +
+                    shape_string(Shape(dims.begin(), dims.end())) + " is stored in chunks of " +
+                    shape_string(Shape(chunk.begin(), chunk.end())) +
+                    ", larger than its fixed size (damaged file?)");
   }
 
   Shape shape_of(hid_t ds) const {
