@@ -292,3 +292,19 @@ TEST_CASE("a chunk larger than its dataset's fixed size is refused before HDF5 r
                       "(9, 524304, 16, 1), larger than its fixed size (damaged file?)");
   }
 }
+
+TEST_CASE("an extent past its maximum is refused before fsh allocates for it") {
+  // tests/fuzz/corpus/fuzz_dataset/extent-past-maximum.h5: a dataset file whose /images
+  // dataspace says (16777220, 458752, 2, 1) with maximum (4, 3, 2, 1), as the fuzzer found it;
+  // fsh allocated 15 TB for it (HDF5 1.10 does not check the extent against the maximum).
+  const std::string p =
+      fsh::test::source_dir() + "/tests/fuzz/corpus/fuzz_dataset/extent-past-maximum.h5";
+  try {
+    fsh::read_dataset(p);
+    FAIL("no error");
+  } catch (const fsh::error& e) {
+    const std::string what = e.what();
+    CHECK(what == p + ": dataset /images has shape (16777220, 458752, 2, 1), larger than its "
+                      "maximum shape (4, 3, 2, 1) (damaged file?)");
+  }
+}
