@@ -281,6 +281,14 @@ TEST_CASE("Omniglot: bad sources give errors naming the file") {
                         {"i/A/character01/0001_02.png", {0x89, 'P', 'N', 'G', 1, 2}}});
   e = message_of([&] { fsh::import_omniglot({t.file("bad.zip")}); });
   CHECK(contains(e, "bad.zip:i/A/character01/0001_02.png"));
+  // A control character in an entry name (a damaged archive; the fuzzer found a newline) is
+  // shown as \xNN: the message stays one line.
+  fsh::test::write_zip(t.file("ctl.zip"),
+                       {{"i/A/character01/0001_01.png", omniglot_png(3)},
+                        {"i/A/char\nacter01/0001_02.png", {0x89, 'P', 'N', 'G', 1, 2}}});
+  e = message_of([&] { fsh::import_omniglot({t.file("ctl.zip")}); });
+  CHECK_MESSAGE(contains(e, "ctl.zip:i/A/char\\x0aacter01/0001_02.png"), e);
+  CHECK(e.find('\n') == std::string::npos);
   fsh::test::write_zip(t.file("ok.zip"), {{"i/A/character01/0001_01.png", omniglot_png(3)}});
   CHECK(contains(message_of([&] { fsh::import_omniglot({t.file("ok.zip"), t.file("ok.zip")}); }),
                  "found in two sources"));

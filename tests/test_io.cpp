@@ -274,3 +274,37 @@ TEST_CASE("readers reject bad files with one line naming the file and the proble
   }
   reject("cut.h5", "truncated");
 }
+
+TEST_CASE("a chunk larger than its dataset's fixed size is refused before HDF5 reads it") {
+  // tests/fuzz/corpus/fuzz_episodes/chunk-larger-than-dataset.h5: an episodes file whose
+  // /embedded/images chunk shape has one byte changed (16 -> 524304), as the fuzzer found it.
+  // HDF5 1.10 would copy a whole nominal chunk out of the 2304 bytes it decompressed (SIGSEGV).
+  const std::string p =
+      fsh::test::source_dir() + "/tests/fuzz/corpus/fuzz_episodes/chunk-larger-than-dataset.h5";
+  const fsh::io::Reader r(p);
+  CHECK(r.get_i32("support", {1, 6}).size() == 6);  // the other datasets read as before
+  try {
+    r.get_u8("embedded/images", {fsh::io::any, fsh::io::any, fsh::io::any, fsh::io::any});
+    FAIL("no error");
+  } catch (const fsh::error& e) {
+    const std::string what = e.what();
+    CHECK(what == p + ": dataset /embedded/images of shape (9, 16, 16, 1) is stored in chunks of "
+                      "(9, 524304, 16, 1), larger than its fixed size (damaged file?)");
+  }
+}
+
+TEST_CASE("an extent past its maximum is refused before fsh allocates for it") {
+  // tests/fuzz/corpus/fuzz_dataset/extent-past-maximum.h5: a dataset file whose /images
+  // dataspace says (16777220, 458752, 2, 1) with maximum (4, 3, 2, 1), as the fuzzer found it;
+  // fsh allocated 15 TB for it (HDF5 1.10 does not check the extent against the maximum).
+  const std::string p =
+      fsh::test::source_dir() + "/tests/fuzz/corpus/fuzz_dataset/extent-past-maximum.h5";
+  try {
+    fsh::read_dataset(p);
+    FAIL("no error");
+  } catch (const fsh::error& e) {
+    const std::string what = e.what();
+    CHECK(what == p + ": dataset /images has shape (16777220, 458752, 2, 1), larger than its "
+                      "maximum shape (4, 3, 2, 1) (damaged file?)");
+  }
+}

@@ -55,6 +55,24 @@ bool has_ext(const std::string& name, std::initializer_list<const char*> exts) {
   return false;
 }
 
+// A name from an archive or a folder, as messages show it: control characters (a newline in
+// a damaged archive's entry name, say) as \xNN, so that every message stays one line.
+std::string printable(const std::string& name) {
+  std::string out;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 bool is_image_name(const std::string& name) { return has_ext(name, {".png", ".jpg", ".jpeg"}); }
 
 std::vector<std::string> split_path(const std::string& p) {
@@ -132,7 +150,7 @@ void list_omniglot_source(const std::string& src, Listing& out) {
       if (parts.size() < 3 || any_skipped(parts) || !has_ext(parts.back(), {".png"})) continue;
       Item it;
       it.path = i->path().string();
-      it.display = it.path;
+      it.display = printable(it.path);
       add(parts, std::move(it));
     }
     if (ec) throw io_error(src + ": cannot list folder: " + ec.message());
@@ -151,7 +169,7 @@ void list_omniglot_source(const std::string& src, Listing& out) {
     Item it;
     it.zip_index = e;
     it.path = entry;
-    it.display = src + ":" + entry;
+    it.display = src + ":" + printable(entry);
     add(parts, std::move(it));
   }
 }
@@ -177,7 +195,7 @@ void list_folder(const std::string& root, Listing& out) {
     depth_example.emplace(depth, i->path().parent_path().string());
     Item it;
     it.path = i->path().string();
-    it.display = it.path;
+    it.display = printable(it.path);
     it.instance = parts.back();
     if (depth == 1) {
       it.group_name = root_name;
@@ -228,11 +246,12 @@ Dataset build_skeleton(Listing& l, const ImportOptions& opt, int64_t channels) {
       d.class_group.push_back(group_index.at(it.group_name));
       class_source[it.class_name] = it.source;
     } else if (class_source[it.class_name] != it.source) {
-      throw format_error("class " + it.class_name + " found in two sources (" +
+      throw format_error("class " + printable(it.class_name) + " found in two sources (" +
                          l.items[i - 1].display + " and " + it.display +
                          "); give each archive or folder once");
     } else if (it.instance == l.items[i - 1].instance) {
-      throw format_error(it.display + ": duplicate image name in class " + it.class_name);
+      throw format_error(it.display + ": duplicate image name in class " +
+                         printable(it.class_name));
     }
     d.labels.push_back(static_cast<int32_t>(d.class_names.size() - 1));
     d.instance_names.push_back(it.instance);

@@ -98,8 +98,12 @@ Glyph make_glyph(const Style& st, Rng& r) {
                       : random_stroke(r, st.curviness, st.step);
     // Primitives keep roughly their alphabet orientation (shared style); fresh strokes do not.
     const double angle = reused ? 0.4 * r.normal() : uniform(r, 0, 2 * pi);
-    g.strokes.push_back(transform(base, angle, uniform(r, 0.7, 1.1), uniform(r, -0.4, 0.4),
-                                  uniform(r, -0.4, 0.4)));
+    // Drawn one statement at a time: a call's arguments are evaluated in an unspecified order
+    // (GCC right to left, clang left to right), which made clang's glyphs differ. This is the
+    // order in which GCC drew them, so the datasets of every seed keep their bytes.
+    const double dy = uniform(r, -0.4, 0.4), dx = uniform(r, -0.4, 0.4);
+    const double scale = uniform(r, 0.7, 1.1);
+    g.strokes.push_back(transform(base, angle, scale, dx, dy));
   }
   // Centre the glyph and scale it to fit [-0.8, 0.8]^2 (aspect kept).
   double x0 = 1e9, x1 = -1e9, y0 = 1e9, y1 = -1e9;

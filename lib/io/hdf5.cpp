@@ -536,7 +536,55 @@ struct Reader::Impl {
     if (H5Iget_type(o.get()) != H5I_DATASET) fail_format(full + " is a group; expected a dataset");
     Handle ds(H5Dopen2(file.get(), full.c_str(), H5P_DEFAULT), H5Dclose);
     if (!ds.ok()) throw io_error(with_cause(display + ": cannot open dataset " + full));
+    check_storage(ds.get(), full);
     return ds;
+  }
+
+  // What HDF5 1.10 reads from a damaged file without checking, and then acts on (found by
+  // fuzzing, tests/fuzz/README.md): an extent past its maximum (HDF5 never writes one), which
+  // would make fsh allocate for data the file cannot hold; a chunk larger than a fixed
+  // dimension (HDF5 refuses to create one), from which H5Dread copies a whole nominal chunk out
+  // of the smaller buffer its decompression filled (out of bounds, or a SIGSEGV); contiguous or
+  // compact storage smaller than the data (a forged extent: fsh would allocate for it).
+  void check_storage(hid_t ds, const std::string& full) const {
+    Handle space(H5Dget_space(ds), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank <= 0) return;
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), max(dims), chunk(dims);
+    H5Sget_simple_extent_dims(space.get(), dims.data(), max.data());
+    const Shape shape(dims.begin(), dims.end());
+    for (int i = 0; i < rank; ++i)
+      if (max[i] != H5S_UNLIMITED && dims[i] > max[i])
+        fail_format("dataset " + full + " has shape " + shape_string(shape) +
+                    ", larger than its maximum shape " +
+                    shape_string(Shape(max.begin(), max.end())) + " (damaged file?)");
+    Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    if (!dcpl.ok()) return;
+    const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+    if (layout == H5D_CHUNKED) {
+      if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
+        fail_format("dataset " + full + " is chunked with a rank other than its shape's " +
+                    "(damaged file?)");
+      for (int i = 0; i < rank; ++i)
+        if (chunk[i] == 0 || (max[i] != H5S_UNLIMITED && chunk[i] > max[i]))
+          fail_format("dataset " + full + " of shape " + shape_string(shape) +
+                      " is stored in chunks of " + shape_string(Shape(chunk.begin(), chunk.end())) +
+                      ", larger than its fixed size (damaged file?)");
+    } else if (layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) {
+      // Fixed-size elements only: variable-length ones are stored as references elsewhere.
+      Handle type(H5Dget_type(ds), H5Tclose);
+      if (!type.ok() || H5Tdetect_class(type.get(), H5T_VLEN) != 0 ||
+          (H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) != 0))
+        return;
+      uint64_t bytes = H5Tget_size(type.get());
+      for (hsize_t d : dims)
+        if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) bytes = UINT64_MAX;
+      const uint64_t stored = H5Dget_storage_size(ds);
+      if (bytes > stored)
+        fail_format("dataset " + full + " of shape " + shape_string(shape) + " needs " +
+                    std::to_string(bytes) + " bytes but stores " + std::to_string(stored) +
+                    " (truncated or damaged file?)");
+    }
   }
 
   Shape shape_of(hid_t ds) const {

@@ -50,10 +50,11 @@ std::string build_target() {
 #else
   if (level.empty()) {
 #if defined(__x86_64__)
-    return "x86-64 baseline (SSE2): runs on any x86-64 CPU";
+    const std::string baseline = " baseline (SSE2)";
 #else
-    return architecture() + " baseline: runs on any " + architecture() + " CPU";
+    const std::string baseline = " baseline";
 #endif
+    return architecture() + baseline + ": runs on any " + architecture() + " CPU";
   }
   return level + " (an -march in the compiler flags): runs only on CPUs with it";
 #endif
