@@ -124,10 +124,10 @@ else
   launcher="mpirun --oversubscribe --bind-to none --mca btl self,vader -np 2"
   flags=(--method protonet --data split.h5 -N 5 -K 1 -Q 3 --meta-batch 2 --hidden 8
     --val-part none --no-best --seed 4 --no-provenance)
-  FSH_LAUNCHER=$launcher bash "$slurm/train-mpi.sh" mpi.h5 "${flags[@]}" -n 4 -q 2>mpi.err ||
+  FSH_LAUNCHER=$launcher FSH_THREADS=1 bash "$slurm/train-mpi.sh" mpi.h5 "${flags[@]}" -n 4 -q 2>mpi.err ||
     die "train-mpi.sh: $(cat mpi.err)"
   fsh-train "${flags[@]}" -n 4 --threads 1 -o one.h5 -q || die "one-process training"
-  FSH_LAUNCHER=$launcher FSH_RESUME_ARGS="-n 8" bash "$slurm/train-mpi.sh" mpi.h5 2>mpi.err ||
+  FSH_LAUNCHER=$launcher FSH_THREADS=1 FSH_RESUME_ARGS="-n 8" bash "$slurm/train-mpi.sh" mpi.h5 2>mpi.err ||
     die "train-mpi.sh, continued: $(cat mpi.err)"
   grep -q "fsh-train --resume mpi.h5 -n 8 --threads 1 -o mpi.h5" mpi.err || die "continued: $(cat mpi.err)"
   fsh-train "${flags[@]}" -n 8 --threads 1 -o straight.h5 -q || die "one-process training, 8 episodes"

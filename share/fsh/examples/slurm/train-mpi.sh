@@ -22,7 +22,8 @@
 #   FSH_LAUNCHER     the MPI launcher and its options (default: srun inside a Slurm job, else
 #                    mpirun -np FSH_NP); e.g. "srun --mpi=pmix" where Slurm needs it
 #   FSH_NP           processes for mpirun outside Slurm (default 2)
-#   FSH_THREADS      worker threads per process (default SLURM_CPUS_PER_TASK, else 1)
+#   FSH_THREADS      worker threads per process (default: SLURM_CPUS_PER_TASK, the job's
+#                    --cpus-per-task; outside Slurm, fsh-train's default: a share of the cores)
 #   FSH_RESUME_ARGS  extra fsh-train options when continuing
 #   FSH_BIN          folder of the fsh tools (default: PATH)
 #
@@ -46,7 +47,10 @@ elif [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null; then
 else
   launcher=(mpirun -np "${FSH_NP:-2}")
 fi
-threads=(--threads "${FSH_THREADS:-${SLURM_CPUS_PER_TASK:-1}}")
+# Without either, fsh-train's default: each process takes its share of its node's cores.
+threads=()
+t=${FSH_THREADS:-${SLURM_CPUS_PER_TASK:-}}
+[ -n "$t" ] && threads=(--threads "$t")
 for a in "$@"; do  # a --threads among the options wins
   case $a in --threads | --threads=*) threads=() ;; esac
 done
