@@ -7,15 +7,18 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "bench/bench.hpp"
 #include "bench/quick.hpp"
 #include "bench/report.hpp"
+#include "bench/shard.hpp"
 #include "common/cli.hpp"
 #include "io/dataset_io.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/progress.hpp"
+#include "util/shard.hpp"
 #include "util/version.hpp"
 
 using namespace fsh;
@@ -52,7 +55,8 @@ int run(int argc, char** argv) {
   cli::CommonOptions common;
   std::vector<std::string> models, episode_files;
   std::string data, dataset, part = "test", configs = "5w1s,5w5s,20w1s", output = "bench-results";
-  std::string reference = "protonet", quick_methods;
+  std::string reference = "protonet", quick_methods, shard_text;
+  std::vector<std::string> merge_parts;
   int64_t n_query = 15, count = 600;
   bool within_group = false, quick = false, no_rgb = false;
   BenchOptions bo;
@@ -127,6 +131,15 @@ int run(int argc, char** argv) {
                  "models")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e7));
+  auto* shard_opt = app.add_option(
+      "--shard", shard_text,
+      "i/n: score every method on shard i of n (from 0) of each configuration's episodes, a "
+      "contiguous block, and write OUTPUT/shard-i-of-n.json for --merge (nothing is timed)");
+  app.add_option("--merge", merge_parts,
+                 "the shard files of every shard of one --shard run: the comparison with the "
+                 "same models and episodes, its accuracies taken from them (exactly the "
+                 "unsharded run's), its times measured here")
+      ->excludes(shard_opt);
   app.add_option("-o,--output", output,
                  "output folder: bench.md, bench.csv, bench.json, bench.svg (and, with --quick "
                  "or --data, the data, episodes and models used)")
@@ -175,7 +188,7 @@ int run(int argc, char** argv) {
 
   if (quick) {
     for (const char* f : {"--model", "--data", "--episodes", "--dataset", "--part",
-                          "--within-group"})
+                          "--within-group", "--shard", "--merge"})
       if (app.count(f)) throw usage_error(std::string(f) + " does not apply to --quick (it makes "
                                                            "its own data and models)");
     if (!app.count("--timing-episodes")) bo.timing_episodes = 30;
@@ -236,6 +249,15 @@ int run(int argc, char** argv) {
     for (const char* f : {"--methods", "--train-seconds", "--train-episodes", "--classes",
                           "--no-rgb", "--rgb-train-seconds"})
       if (app.count(f)) throw usage_error(std::string(f) + " applies to --quick only");
+    const std::optional<Shard> shard =
+        shard_text.empty() ? std::nullopt : std::optional<Shard>(parse_shard(shard_text));
+    // The parts are read (and checked against each other) before any work.
+    std::optional<bench::BenchShard> whole;
+    if (!merge_parts.empty()) {
+      std::vector<BenchShard> parts;
+      for (const std::string& p : merge_parts) parts.push_back(read_bench_shard(p));
+      whole = merge_bench_shards(parts, merge_parts);
+    }
     // Everything is checked before the episodes are sampled and written.
     Section s;
     for (const std::string& m : models) add_entrant(s.entrants, load_entrant(m));
@@ -249,9 +271,10 @@ int run(int argc, char** argv) {
       s.width = s.dataset->width;
       s.channels = s.dataset->channels;
       check_entrants(s, bo, specs);
+      // A shard draws the episodes but leaves writing them to the merge (or the unsharded run).
       sample_tests(s, specs, p, count, common.seed, within_group,
                    fs::absolute(data).lexically_normal().string(), data,
-                   (out / "episodes").string(), prov);
+                   shard ? "" : (out / "episodes").string(), prov);
     } else {
       for (const char* f : {"--part", "--configs", "--queries", "--count", "--within-group"})
         if (app.count(f)) throw usage_error(std::string(f) + " applies to --data only (the "
@@ -259,7 +282,24 @@ int run(int argc, char** argv) {
       for (const std::string& f : episode_files) add_episodes_file(s, f, dataset);
       s.name = fs::path(s.tests.front().images).filename().string();
     }
-    phase("comparison", [&] { report.sections.push_back(run_section(s, bo)); });
+    if (shard) {
+      const BenchShard b = score_shard(s, bo, *shard);
+      fs::create_directories(out);
+      const fs::path file =
+          out / ("shard-" + std::to_string(shard->index) + "-of-" + std::to_string(shard->count) +
+                 ".json");
+      write_text(file, bench_shard_json(b));
+      bo.message("wrote " + file.string() + " in " + format_duration(wall.seconds()) + " (" +
+                 format_duration(process_cpu_seconds()) + " CPU)");
+      return 0;
+    }
+    if (whole) {
+      const auto given = given_cells(*whole, s, merge_parts.front());
+      phase("comparison (accuracies from " + std::to_string(merge_parts.size()) + " shards)",
+            [&] { report.sections.push_back(run_section(s, bo, &given)); });
+    } else {
+      phase("comparison", [&] { report.sections.push_back(run_section(s, bo)); });
+    }
   }
   for (const SectionResult& r : report.sections) note_shape(r);
   bo.message("kernel figures (sgemm, Conv-4 forward and backward)");

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "backend/registry.hpp"
+#include "bench/shard.hpp"
 #include "data/fingerprint.hpp"
 #include "methods/evaluate.hpp"
 #include "methods/trainer.hpp"
@@ -340,24 +341,28 @@ void time_training(const EntrantModel& e, const EpisodeSet& es, double seconds, 
   cell.train_tasks_per_s = double(cell.train_tasks_timed) / cell.train_seconds_timed;
 }
 
-// One model on one test set: accuracy, adaptation timing, training timing, memory.
-Cell run_cell(const EntrantModel& e, const EpisodeSet& es, const BenchOptions& o) {
+// One model on one test set: accuracy (or, with `given`, the accuracies a merge of shards
+// gives), adaptation timing, training timing, memory.
+Cell run_cell(const EntrantModel& e, const EpisodeSet& es, const BenchOptions& o,
+              const GivenCell* given) {
   set_threads(o.threads);
   const int all = threads();
   const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
   Cell cell;
   cell.model = e.path;
-  auto m = load_method(e.checkpoint, e.path);
-  {
+  std::unique_ptr<Method> m;
+  if (given) {
+    cell.adapted_bytes_per_episode = given->adapted_bytes_per_episode;
+    cell.episode_accuracy = given->episode_accuracy;
+  } else {
+    m = load_method(e.checkpoint, e.path);
     const AdaptedSet a = adapt_episodes(*m, es);
-    const std::size_t per_episode = a.scale.size() + a.shift.size() + a.head_weight.size() +
-                                    a.head_bias.size() + a.convs.size();
     cell.adapted_bytes_per_episode =
-        double(per_episode) * sizeof(float) / double(std::max<int64_t>(1, a.count()));
+        adapted_bytes_per_episode(adapted_floats(a) + a.convs.size(), a.count());
     const Evaluation ev = evaluate_adapted(a, es, false, e.path);
     cell.episode_accuracy = ev.accuracy;
-    cell.accuracy = mean_ci95(ev.accuracy);
   }
+  cell.accuracy = mean_ci95(cell.episode_accuracy);
   m.reset();
   if (n_timed > 0) {
     std::vector<EpisodeTensors> timed;
@@ -431,8 +436,12 @@ std::string check_entrants(const Section& s, const BenchOptions& o) {
   return check_entrants(s, o, configs);
 }
 
-SectionResult run_section(Section& s, const BenchOptions& o) {
+SectionResult run_section(Section& s, const BenchOptions& o,
+                          const std::vector<std::vector<GivenCell>>* given) {
   if (s.tests.empty()) throw usage_error("no test episodes");
+  if (given && given->size() != s.tests.size())
+    throw shape_error("run_section: given cells for " + std::to_string(given->size()) +
+                      " test sets, the section has " + std::to_string(s.tests.size()));
   const std::string reference = check_entrants(s, o);
   auto say = [&](const std::string& m) {
     if (o.message) o.message(m);
@@ -469,7 +478,8 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
 
   set_threads(o.threads);
   const int all = threads();
-  for (TestSet& t : s.tests) {
+  for (std::size_t ti = 0; ti < s.tests.size(); ++ti) {
+    TestSet& t = s.tests[ti];
     LentSet lent(s, t);
     const EpisodeSet& es = lent.get();
     ConfigResult cr;
@@ -483,9 +493,21 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
       say(s.name + ", " + t.spec.name() + ": " + e.label +
           (e.models.size() > 1 ? " (" + model.path + ")" : "") + " on " +
           std::to_string(es.count()) + " episodes");
+      const GivenCell* g = nullptr;
+      if (given) {
+        if ((*given)[ti].size() != s.entrants.size())
+          throw shape_error("run_section: given cells for " +
+                            std::to_string((*given)[ti].size()) + " entrants, the section has " +
+                            std::to_string(s.entrants.size()));
+        g = &(*given)[ti][i];
+        if (static_cast<int64_t>(g->episode_accuracy.size()) != es.count())
+          throw shape_error("run_section: given accuracies for " +
+                            std::to_string(g->episode_accuracy.size()) + " episodes of " +
+                            std::to_string(es.count()));
+      }
       Cell cell;
       try {
-        cell = run_cell(model, es, o);
+        cell = run_cell(model, es, o, g);
       } catch (const usage_error& x) {
         throw usage_error(e.label + " on " + t.spec.name() + ": " + x.what());
       } catch (const std::exception& x) {
@@ -515,6 +537,54 @@ SectionResult run_section(Section& s, const BenchOptions& o) {
   }
   set_threads(o.threads);
   return r;
+}
+
+BenchShard score_shard(Section& s, const BenchOptions& o, const Shard& shard) {
+  if (s.tests.empty()) throw usage_error("no test episodes");
+  check_entrants(s, o);
+  BenchShard b;
+  b.shard = shard;
+  set_threads(o.threads);
+  for (TestSet& t : s.tests) {
+    LentSet lent(s, t);
+    const EpisodeSet& es = lent.get();
+    ShardConfig c;
+    c.spec = t.spec;
+    c.total = es.count();
+    const EpisodeRange range = shard_range(shard, es.count());
+    c.begin = range.begin;
+    c.episodes_fingerprint = episodes_fingerprint(es.episodes);
+    for (const Entrant& e : s.entrants) {
+      const EntrantModel& model = e.models[std::size_t(e.model_for(t.spec.n_way))];
+      if (o.message)
+        o.message(s.name + ", " + t.spec.name() + ": " + e.label +
+                  (e.models.size() > 1 ? " (" + model.path + ")" : "") + ", shard " +
+                  to_string(shard) + ": " + describe_range(range, es.count()));
+      ShardCell cell;
+      cell.label = e.label;
+      cell.method = e.method;
+      cell.model = model.path;
+      try {
+        auto m = load_method(model.checkpoint, model.path);
+        cell.model_fingerprint = model_fingerprint(*m);
+        const AdaptedSet a = adapt_shard(*m, es, shard);
+        cell.adapted_floats = static_cast<int64_t>(adapted_floats(a));
+        cell.per_episode_convs = a.per_episode_convs();
+        cell.conv_floats = static_cast<int64_t>(a.base.size());
+        const Evaluation ev = evaluate_adapted(a, es, false, model.path, {}, shard);
+        cell.correct = ev.correct;
+        cell.queries = t.spec.n_way * t.spec.n_query;
+      } catch (const usage_error& x) {
+        throw usage_error(e.label + " on " + t.spec.name() + ": " + x.what());
+      } catch (const std::exception& x) {
+        throw error(e.label + " on " + t.spec.name() + ": " + x.what());
+      }
+      c.cells.push_back(std::move(cell));
+    }
+    b.configs.push_back(std::move(c));
+  }
+  set_threads(o.threads);
+  return b;
 }
 
 }  // namespace fsh::bench

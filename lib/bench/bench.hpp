@@ -203,9 +203,21 @@ std::string check_entrants(const Section& s, const BenchOptions& o,
                            const std::vector<ConfigSpec>& configs);
 std::string check_entrants(const Section& s, const BenchOptions& o);
 
+// What a merge of shards (bench/shard.hpp) gives run_section for one entrant on one test set
+// instead of scoring the episodes: the per-episode accuracies and fsh-adapted's bytes per
+// episode, exactly as the unsharded scoring computes them.
+struct GivenCell {
+  std::vector<double> episode_accuracy;
+  double adapted_bytes_per_episode = 0;
+};
+
 // Runs every entrant of s through every test set (after check_entrants), each test set scored
-// by the entrant's model that fits its ways. Leaves the thread count at o.threads.
-SectionResult run_section(Section& s, const BenchOptions& o);
+// by the entrant's model that fits its ways. Leaves the thread count at o.threads. With
+// `given` ([test set][entrant], from given_cells in bench/shard.hpp) the accuracies and adapted
+// sizes are taken from it instead of adapting and scoring every episode; everything measured
+// (times, memory) is measured as without it.
+SectionResult run_section(Section& s, const BenchOptions& o,
+                          const std::vector<std::vector<GivenCell>>* given = nullptr);
 
 // The whole run, for the reports.
 struct Report {
