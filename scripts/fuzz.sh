@@ -121,6 +121,9 @@ runs_in() {
 # the input is kept (artifacts/<target>-hdf5-*) and fuzzing resumes for the time left.
 run_target() {
   local t=$1 log=$build/logs/$1.log rc=0 k=0 start=$SECONDS left unit
+  # A target's own libFuzzer flags, one a line, after (and so over) the defaults below.
+  local own=()
+  [ -f "tests/fuzz/$t.options" ] && mapfile -t own < <(grep -v '^ *\(#\|$\)' "tests/fuzz/$t.options")
   : >"$log"
   : >"$build/logs/$t.hdf5"
   while :; do
@@ -137,7 +140,7 @@ run_target() {
     ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:suppressions=$PWD/tests/fuzz/hdf5.supp \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "$build/bin/$t" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 ${fork[@]+"${fork[@]}"} \
+        -print_final_stats=1 ${fork[@]+"${fork[@]}"} ${own[@]+"${own[@]}"} \
         -artifact_prefix="$build/artifacts/$t-" \
         "$build/corpus/$t" "tests/fuzz/corpus/$t" >"$log.$k" 2>&1 || rc=$?
     cat "$log.$k" >>"$log"

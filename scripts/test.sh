@@ -5,7 +5,8 @@
 # (FSH_FUZZ=ON: AddressSanitizer + UndefinedBehaviorSanitizer + libFuzzer's coverage), in which
 # the unit tests run again (leak checking on), followed by a bounded fuzzing run of its libFuzzer
 # targets (scripts/fuzz.sh: every target for FUZZ_SECONDS, default 60, FUZZ_PARALLEL at a time,
-# default one per core). Where clang with libFuzzer is not installed and cannot be, the unit
+# default one per core; a crash inside the HDF5 library itself is reported but does not fail
+# it, tests/fuzz/README.md). Where clang with libFuzzer is not installed and cannot be, the unit
 # tests run under the sanitizers of a GCC build (build-asan) instead and fuzzing is skipped,
 # saying so. CI (.ci/run) runs all of it.
 # Tests that need the real Omniglot archives read FSH_DATA_DIR and skip, saying so, without it.
