@@ -61,8 +61,8 @@ if scripts/fuzz.sh --check; then
     FUZZ_BUILD=build-san scripts/fuzz.sh
   fi
 else
-  echo "test: no clang with libFuzzer here: the sanitizer run uses GCC (build-asan);" \
-       "fuzzing is SKIPPED" >&2
+  echo "test: no clang with libFuzzer here: the sanitizer run uses GCC (build-asan)" >&2
+  [ $fuzz -eq 0 ] || echo "test: fuzzing SKIPPED (it needs clang with libFuzzer)" >&2
   if [ $sanitize -eq 1 ]; then
     echo "== sanitizer build (GCC; address, undefined): build-asan ==" >&2
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSH_SANITIZE=ON -DFSH_NATIVE=OFF >/dev/null
