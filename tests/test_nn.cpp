@@ -286,8 +286,11 @@ TEST_CASE("forward_reusing: blocks before FiLM reused; the same bits as forward"
         const fsh::ParamView& v = net.layout().at("bn" + std::to_string(i) + what);
         for (std::size_t j = 0; j < v.size; ++j) film[v.offset + j] += float(rng.uniform() - 0.5);
       }
-    for (const auto& [mode, rows] : {std::pair{fsh::BnMode::batch, 0},
-                                     std::pair{fsh::BnMode::support, 3}}) {
+    for (const auto& mode_rows : {std::pair{fsh::BnMode::batch, 0},
+                                  std::pair{fsh::BnMode::support, 3}}) {
+      // Plain locals, not a structured binding: C++17 lets no lambda (CAPTURE) capture one.
+      const fsh::BnMode mode = mode_rows.first;
+      const int rows = mode_rows.second;
       CAPTURE(from);
       CAPTURE(rows);
       fsh::Conv4Tape<float> first, direct, reused;
