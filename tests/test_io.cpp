@@ -325,3 +325,20 @@ TEST_CASE("storage larger than the whole file is refused before HDF5 allocates f
                       "whole file's 21992 (damaged file?)");
   }
 }
+
+TEST_CASE("a number type wider than any HDF5 writes is refused before HDF5 converts it") {
+  // tests/fuzz/corpus/fuzz_episodes/integer-wider-than-64-bits.h5: an episodes file whose
+  // /classes datatype says 16514820-byte integers, as the fuzzer found it; H5Dread converted
+  // past the end of the chunk it had read (SIGSEGV).
+  const std::string p =
+      fsh::test::source_dir() + "/tests/fuzz/corpus/fuzz_episodes/integer-wider-than-64-bits.h5";
+  const fsh::io::Reader r(p);
+  try {
+    r.get_i32("classes", {fsh::io::any, fsh::io::any});
+    FAIL("no error");
+  } catch (const fsh::error& e) {
+    const std::string what = e.what();
+    CHECK(what == p + ": dataset /classes has type int132118560, wider than any number type "
+                      "(damaged file?)");
+  }
+}
