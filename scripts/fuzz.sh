@@ -99,6 +99,7 @@ done
 # has no stack: out of memory, say).
 crash_site() {
   awk '/ERROR: |SUMMARY: / {seen = 1}
+       /Live Heap Allocations/ { print "fsh"; exit }  # out of memory: a profile, no crash stack
        seen && /^ *#[0-9]+ 0x/ {
          if ($0 ~ /libhdf5/) { print "hdf5"; exit }
          if ($0 ~ / \/[^ ]+:[0-9]+/) { print "fsh"; exit }  # fsh (or a header it inlines)
@@ -132,12 +133,13 @@ run_target() {
     k=$((k + 1))
     rc=0
     # Leak checking is off: HDF5 keeps free lists and caches for the life of the process,
-    # which libFuzzer would report as leaks of every input. malloc returns NULL for an
-    # impossible size, as it does without ASan (HDF5 asks for one when a damaged length says
-    # so, and then fails cleanly); C++ allocations of such sizes still count (ASan reports
-    # them whatever this says). Memory errors, UB and crashes all count, except out-of-bounds
+    # which libFuzzer would report as leaks of every input. No allocation may exceed 2 GB
+    # (the RSS limit too): malloc then returns NULL, as it does for an impossible size without
+    # ASan (HDF5 asks for one, up to 72 PB, when a damaged length says so, and then fails
+    # cleanly), while a C++ allocation that large is reported (ASan does whatever this says),
+    # so fsh's own stay bounded. Memory errors, UB and crashes all count, except out-of-bounds
     # reads inside two HDF5 functions (tests/fuzz/hdf5.supp says which and why).
-    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:suppressions=$PWD/tests/fuzz/hdf5.supp \
+    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=2048:suppressions=$PWD/tests/fuzz/hdf5.supp \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "$build/bin/$t" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 ${fork[@]+"${fork[@]}"} ${own[@]+"${own[@]}"} \

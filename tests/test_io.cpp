@@ -308,3 +308,37 @@ TEST_CASE("an extent past its maximum is refused before fsh allocates for it") {
                       "maximum shape (4, 3, 2, 1) (damaged file?)");
   }
 }
+
+TEST_CASE("storage larger than the whole file is refused before HDF5 allocates for it") {
+  // tests/fuzz/corpus/fuzz_episodes/chunk-record-past-file.h5: an episodes file whose /support
+  // chunk record claims 4294907904 bytes, as the fuzzer found it; H5Dread then asked malloc for
+  // 4 GB to read the chunk of a 22 KB file.
+  const std::string p =
+      fsh::test::source_dir() + "/tests/fuzz/corpus/fuzz_episodes/chunk-record-past-file.h5";
+  const fsh::io::Reader r(p);
+  try {
+    r.get_i32("support", {1, 6});
+    FAIL("no error");
+  } catch (const fsh::error& e) {
+    const std::string what = e.what();
+    CHECK(what == p + ": dataset /support claims 4294907904 bytes of storage, more than the "
+                      "whole file's 21992 (damaged file?)");
+  }
+}
+
+TEST_CASE("a number type wider than any HDF5 writes is refused before HDF5 converts it") {
+  // tests/fuzz/corpus/fuzz_episodes/integer-wider-than-64-bits.h5: an episodes file whose
+  // /classes datatype says 16514820-byte integers, as the fuzzer found it; H5Dread converted
+  // past the end of the chunk it had read (SIGSEGV).
+  const std::string p =
+      fsh::test::source_dir() + "/tests/fuzz/corpus/fuzz_episodes/integer-wider-than-64-bits.h5";
+  const fsh::io::Reader r(p);
+  try {
+    r.get_i32("classes", {fsh::io::any, fsh::io::any});
+    FAIL("no error");
+  } catch (const fsh::error& e) {
+    const std::string what = e.what();
+    CHECK(what == p + ": dataset /classes has type int132118560, wider than any number type "
+                      "(damaged file?)");
+  }
+}

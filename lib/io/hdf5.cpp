@@ -540,13 +540,29 @@ struct Reader::Impl {
     return ds;
   }
 
+  // A number wider than any HDF5 writes (integers up to 64 bits, floats up to 128): a damaged
+  // datatype (a 16 MB integer, as the fuzzer found), from which HDF5 1.10 converts past the
+  // end of the data it read.
+  void check_number_width(hid_t type, const std::string& what) const {
+    const H5T_class_t c = H5Tget_class(type);
+    const std::size_t size = H5Tget_size(type);
+    if ((c == H5T_INTEGER && size > 8) || (c == H5T_FLOAT && size > 16))
+      fail_format(what + " has type " + type_words(type) +
+                  ", wider than any number type (damaged file?)");
+  }
+
   // What HDF5 1.10 reads from a damaged file without checking, and then acts on (found by
   // fuzzing, tests/fuzz/README.md): an extent past its maximum (HDF5 never writes one), which
-  // would make fsh allocate for data the file cannot hold; a chunk larger than a fixed
-  // dimension (HDF5 refuses to create one), from which H5Dread copies a whole nominal chunk out
-  // of the smaller buffer its decompression filled (out of bounds, or a SIGSEGV); contiguous or
-  // compact storage smaller than the data (a forged extent: fsh would allocate for it).
+  // would make fsh allocate for data the file cannot hold; storage larger than the file; a
+  // chunk larger than a fixed dimension (HDF5 refuses to create one), from which H5Dread
+  // copies a whole nominal chunk out of the smaller buffer its decompression filled (out of
+  // bounds, or a SIGSEGV); contiguous or compact storage smaller than the data (a forged
+  // extent: fsh would allocate for it).
   void check_storage(hid_t ds, const std::string& full) const {
+    {
+      Handle type(H5Dget_type(ds), H5Tclose);
+      check_number_width(type.get(), "dataset " + full);
+    }
     Handle space(H5Dget_space(ds), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank <= 0) return;
@@ -560,6 +576,17 @@ struct Reader::Impl {
                     shape_string(Shape(max.begin(), max.end())) + " (damaged file?)");
     Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
     if (!dcpl.ok()) return;
+    // Stored bytes beyond the whole file's size (a damaged chunk record: HDF5 then allocates
+    // that much to read the chunk, 4 GB for a 22 KB file). External raw files are the one
+    // legitimate way to store more, and are left alone.
+    hsize_t file_size = 0;
+    if (H5Pget_external_count(dcpl.get()) == 0 && H5Fget_filesize(file.get(), &file_size) >= 0) {
+      const hsize_t stored = H5Dget_storage_size(ds);
+      if (stored > file_size)
+        fail_format("dataset " + full + " claims " + std::to_string(stored) +
+                    " bytes of storage, more than the whole file's " + std::to_string(file_size) +
+                    " (damaged file?)");
+    }
     const H5D_layout_t layout = H5Pget_layout(dcpl.get());
     if (layout == H5D_CHUNKED) {
       if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
@@ -704,6 +731,8 @@ struct Reader::Impl {
     Handle space(H5Aget_space(a.get()), H5Sclose);
     if (H5Sget_simple_extent_npoints(space.get()) != 1)
       fail_format("attribute " + name + " of " + obj + " is not a single value");
+    Handle type(H5Aget_type(a.get()), H5Tclose);
+    check_number_width(type.get(), "attribute " + name + " of " + obj);
     return a;
   }
 
