@@ -63,21 +63,9 @@ std::string bench_shard_json(const BenchShard& b) {
 }
 
 BenchShard parse_bench_shard(const std::string& text, const std::string& where) {
-  const Json doc = parse_json(text, where, expected);
-  if (doc.type != Json::object)
-    throw format_error(where +
-                       ": not an fsh-bench shard (a JSON object expected, as fsh-bench "
-                       "--shard i/n writes)");
+  const Json doc =
+      parse_json_format(text, where, format_name, bench_shard_format_version, "fsh-bench shard", "fsh-bench --shard i/n");
   const JsonFields f(doc, where);
-  const Json* fmt = f.find("fsh_format");
-  if (!fmt || fmt->type != Json::string || fmt->text != format_name)
-    throw format_error(where + ": not an fsh-bench shard (fsh_format is not \"" + format_name +
-                       "\": write shards with fsh-bench --shard i/n)");
-  const int64_t version = f.integer("fsh_format_version");
-  if (version < 1 || version > bench_shard_format_version)
-    throw format_error(where + ": this file is " + format_name + " version " +
-                       std::to_string(version) + "; this build reads up to " +
-                       std::to_string(bench_shard_format_version));
   BenchShard b;
   try {
     b.shard = parse_shard(f.str("shard"), "field \"shard\"");

@@ -53,20 +53,9 @@ std::string eval_shard_json(const EvalShard& s) {
 }
 
 EvalShard parse_eval_shard(const std::string& text, const std::string& where) {
-  const Json doc = parse_json(text, where, "the output of fsh-eval --shard i/n --json");
-  if (doc.type != Json::object)
-    throw format_error(where + ": not an fsh-eval shard (a JSON object expected, as fsh-eval "
-                               "--shard i/n --json writes)");
+  const Json doc =
+      parse_json_format(text, where, format_name, eval_shard_format_version, "fsh-eval shard", "fsh-eval --shard i/n --json");
   const JsonFields f(doc, where);
-  const Json* fmt = f.find("fsh_format");
-  if (!fmt || fmt->type != Json::string || fmt->text != format_name)
-    throw format_error(where + ": not an fsh-eval shard (fsh_format is not \"" + format_name +
-                       "\": write shards with fsh-eval --shard i/n --json)");
-  const int64_t version = f.integer("fsh_format_version");
-  if (version < 1 || version > eval_shard_format_version)
-    throw format_error(where + ": this file is " + format_name + " version " +
-                       std::to_string(version) + "; this build reads up to " +
-                       std::to_string(eval_shard_format_version));
   EvalShard s;
   s.method = f.str("method");
   s.bn = f.str("bn");

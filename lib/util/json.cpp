@@ -236,4 +236,23 @@ int64_t JsonFields::to_int(const std::string& t, const std::string& what) const 
   return std::stoll(t);
 }
 
+Json parse_json_format(const std::string& text, const std::string& where, const std::string& format,
+                       int64_t max_version, const std::string& kind, const std::string& writer) {
+  Json doc = parse_json(text, where, "the output of " + writer);
+  if (doc.type != Json::object)
+    throw format_error(where + ": not an " + kind + " (a JSON object expected, as " + writer +
+                       " writes)");
+  const JsonFields f(doc, where);
+  const Json* fmt = f.find("fsh_format");
+  if (!fmt || fmt->type != Json::string || fmt->text != format)
+    throw format_error(where + ": not an " + kind + " (fsh_format is not \"" + format +
+                       "\": write shards with " + writer + ")");
+  const int64_t version = f.integer("fsh_format_version");
+  if (version < 1 || version > max_version)
+    throw format_error(where + ": this file is " + format + " version " +
+                       std::to_string(version) + "; this build reads up to " +
+                       std::to_string(max_version));
+  return doc;
+}
+
 }  // namespace fsh

@@ -22,6 +22,12 @@ struct Json {
 // <expected>)" when it is not one.
 Json parse_json(const std::string& text, const std::string& where, const std::string& expected);
 
+// Parses a one-object file of an fsh JSON format and checks its header: an object whose
+// fsh_format is `format` and whose fsh_format_version is in [1, max_version]. `kind` ("fsh-eval
+// shard") and `writer` (the command that writes such files) name it in the one-line errors.
+Json parse_json_format(const std::string& text, const std::string& where, const std::string& format,
+                       int64_t max_version, const std::string& kind, const std::string& writer);
+
 // Typed access to the members of an object, each failure one line naming the field.
 class JsonFields {
  public:
