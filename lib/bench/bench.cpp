@@ -293,18 +293,59 @@ std::string fixed(double v, int digits) {
   return b;
 }
 
-// Adaptation of each of `episodes`, timed one by one (ms), after `warmup` untimed ones.
-std::vector<double> time_adaptation(Method& m, const std::vector<EpisodeTensors>& episodes,
-                                    int64_t warmup) {
-  for (int64_t w = 0; w < warmup; ++w) m.adapt(episodes[std::size_t(w) % episodes.size()]);
-  std::vector<double> ms;
-  ms.reserve(episodes.size());
-  for (const EpisodeTensors& t : episodes) {
-    Stopwatch s;
-    const AdaptedClassifier a = m.adapt(t);
-    ms.push_back(1e3 * s.seconds());
-  }
+std::vector<EpisodeTensors> timed_episodes(const EpisodeSet& es, int64_t n) {
+  std::vector<EpisodeTensors> timed;
+  for (int64_t k = 0; k < n; ++k) timed.push_back(to_tensors(es.images(k)));
+  return timed;
+}
+
+// Adaptation of each of `episodes` by each of `methods` (ms; [method][episode]), after `warmup`
+// untimed adaptations per method. Timed in turn, episode by episode -- episode k by every method,
+// then episode k + 1 -- with the order of the methods rotated by one each episode: a change in
+// the machine's load while the series runs falls on every method alike, so the ratios of the
+// medians hold on a shared machine, and no method always follows the same one.
+std::vector<std::vector<double>> time_in_turn(const std::vector<Method*>& methods,
+                                              const std::vector<EpisodeTensors>& episodes,
+                                              int64_t warmup) {
+  const std::size_t M = methods.size();
+  for (Method* m : methods)
+    for (int64_t w = 0; w < warmup; ++w) m->adapt(episodes[std::size_t(w) % episodes.size()]);
+  std::vector<std::vector<double>> ms(M);
+  for (auto& v : ms) v.reserve(episodes.size());
+  for (std::size_t k = 0; k < episodes.size(); ++k)
+    for (std::size_t j = 0; j < M; ++j) {
+      const std::size_t i = (j + k) % M;
+      Stopwatch s;
+      const AdaptedClassifier a = methods[i]->adapt(episodes[k]);
+      ms[i].push_back(1e3 * s.seconds());
+    }
   return ms;
+}
+
+// The adaptation-time columns of one configuration's cells: every model timed in turn
+// (time_in_turn) with one thread, then with all.
+void time_adaptations(const Section& s, const TestSet& t, const EpisodeSet& es,
+                      const BenchOptions& o, std::vector<Cell>& cells) {
+  const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
+  if (n_timed <= 0) return;
+  const std::vector<EpisodeTensors> timed = timed_episodes(es, n_timed);
+  std::vector<std::unique_ptr<Method>> owned;
+  std::vector<Method*> methods;
+  for (const Entrant& e : s.entrants) {
+    const EntrantModel& model = e.models[std::size_t(e.model_for(t.spec.n_way))];
+    owned.push_back(load_method(model.checkpoint, model.path));
+    methods.push_back(owned.back().get());
+  }
+  set_threads(o.threads);
+  const int all = threads();
+  set_threads(1);
+  const auto one = time_in_turn(methods, timed, o.timing_warmup);
+  set_threads(o.threads);
+  const auto many = all == 1 ? one : time_in_turn(methods, timed, o.timing_warmup);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    cells[i].adapt_ms_1t = latency_stats(one[i]);
+    cells[i].adapt_ms_nt = latency_stats(many[i]);
+  }
 }
 
 // Optimizer steps as fsh-train takes them, on a copy of the model's θ, over the test set's
@@ -365,17 +406,18 @@ Cell run_cell(const EntrantModel& e, const EpisodeSet& es, const BenchOptions& o
   cell.accuracy = mean_ci95(cell.episode_accuracy);
   m.reset();
   if (n_timed > 0) {
-    std::vector<EpisodeTensors> timed;
-    for (int64_t k = 0; k < n_timed; ++k) timed.push_back(to_tensors(es.images(k)));
-    // A fresh instance, so that the stretch sees its workspaces grow from nothing.
+    // Memory of the adaptations that are timed (time_in_turn, later, with every method of the
+    // configuration): a fresh instance, so that the stretch sees its workspaces grow from
+    // nothing, adapting to the timed episodes with one thread, then with all.
+    const std::vector<EpisodeTensors> timed = timed_episodes(es, n_timed);
     PeakMemory memory;
     memory.start();
     m = load_method(e.checkpoint, e.path);
     set_threads(1);
-    cell.adapt_ms_1t = latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+    for (const EpisodeTensors& t : timed) m->adapt(t);
     set_threads(o.threads);
-    cell.adapt_ms_nt = all == 1 ? cell.adapt_ms_1t
-                                : latency_stats(time_adaptation(*m, timed, o.timing_warmup));
+    if (all > 1)
+      for (const EpisodeTensors& t : timed) m->adapt(t);
     cell.adapt_memory = memory.read();
   }
   m.reset();
@@ -519,11 +561,26 @@ SectionResult run_section(Section& s, const BenchOptions& o,
       ms.configs.push_back(t.spec.key());
       if (cell.adapt_memory.peak_mib > ms.adapt_memory.peak_mib) ms.adapt_memory = cell.adapt_memory;
       if (cell.train_memory.peak_mib > ms.train_memory.peak_mib) ms.train_memory = cell.train_memory;
-      say("  " + pct(cell.accuracy.mean) + " ± " + pct(cell.accuracy.ci95) + "; adaptation " +
-          fixed(cell.adapt_ms_1t.median, 2) + " ms (1 thread), " +
-          fixed(cell.adapt_ms_nt.median, 2) + " ms (" + std::to_string(all) +
-          " threads); meta-training " + fixed(cell.train_tasks_per_s, 1) + " tasks/s");
+      say("  " + pct(cell.accuracy.mean) + " ± " + pct(cell.accuracy.ci95) +
+          (o.train_seconds > 0 ? "; meta-training " + fixed(cell.train_tasks_per_s, 1) + " tasks/s"
+                               : std::string()));
       cr.cells.push_back(std::move(cell));
+    }
+    if (o.timing_episodes > 0) {
+      say(s.name + ", " + t.spec.name() + ": adaptation timed in turn, " +
+          std::to_string(std::min<int64_t>(o.timing_episodes, es.count())) +
+          " episodes, every method");
+      try {
+        time_adaptations(s, t, es, o, cr.cells);
+      } catch (const usage_error& x) {
+        throw usage_error(t.spec.name() + ", timing: " + x.what());
+      } catch (const std::exception& x) {
+        throw error(t.spec.name() + ", timing: " + x.what());
+      }
+      for (const Cell& c : cr.cells)
+        say("  " + c.label + ": " + fixed(c.adapt_ms_1t.median, 2) + " ms (1 thread), " +
+            fixed(c.adapt_ms_nt.median, 2) + " ms (" + std::to_string(all) +
+            (all == 1 ? " thread)" : " threads)"));
     }
     const Cell* ref = nullptr;
     for (const Cell& c : cr.cells)
