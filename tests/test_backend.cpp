@@ -32,6 +32,7 @@ using V = std::vector<double>;
 namespace {
 
 fsh::Kernels<double>& K64() { return fsh::cpu_backend().kernels<double>(); }
+fsh::Kernels<float>& K32() { return fsh::cpu_backend().kernels<float>(); }
 
 // Direct convolution in the channel-major layout, x: (C, B, H, W) -> y: (K, B, Ho, Wo). When
 // mag is given, it receives Σ|w·x| + |b| per output (for the error bound, see check_bounded).
@@ -486,6 +487,71 @@ TEST_CASE("fused batch norm -> ReLU -> max-pool equals the separate ops; gradien
     check_gradient("fused dxbias", xb, loss, dxb);
     check_gradient("fused dgamma", gamma, loss, dgamma);
     check_gradient("fused dbeta", beta, loss, dbeta);
+  }
+}
+
+TEST_CASE("float fused batch norm -> ReLU -> max-pool: the vectorised rows, and inference") {
+  // The float kernel runs its rows four outputs at a time (SSE2 on x86-64) with a scalar
+  // tail, and without an argmax (inference) pools before normalising. Reference: the double
+  // kernel's scalar rows (checked against the separate ops above) on the same inputs. The
+  // inputs are multiples of 1/8, so windows hold exact ties (the tie rule is compared) and
+  // distinct values stay far apart after float rounding (the argmax is exact). Widths cover
+  // whole groups, tails and rows shorter than a group; γ is positive, negative and zero.
+  const int B = 3, C = 4;
+  for (const auto& hw : std::vector<std::pair<int, int>>{
+           {28, 28}, {14, 14}, {7, 7}, {3, 3}, {6, 18}, {4, 9}, {2, 34}}) {
+    const int H = hw.first, W = hw.second;
+    for (int S : {B, 2, 0}) {
+      CAPTURE(H);
+      CAPTURE(W);
+      CAPTURE(S);
+      fsh::Rng rng(90 + H * W + S);
+      const std::size_t n = std::size_t(B) * C * H * W;
+      fsh::PoolShape ps{B, C, H, W};
+      fsh::BatchNormShape bs{B, C, H * W, S, 1e-5};
+      auto eighths = [&](std::size_t k, double lo, double hi) {
+        V v = random_vector(k, rng, lo, hi);
+        for (double& e : v) e = std::round(8 * e) / 8;
+        return v;
+      };
+      const V x = eighths(n, -2, 2), xb = eighths(C, -0.5, 0.5), beta = eighths(C, -0.3, 0.3);
+      const V gamma = {1.25, -0.75, 0.0, 0.5};
+      V mean = {0.1, -0.2, 0.0, 0.3}, var = {1.5, 0.7, 1.0, 2.0};
+      V yd(ps.y_size());
+      std::vector<uint8_t> argd(ps.y_size());
+      K64().bn_relu_pool_forward(bs, ps, x.data(), xb.data(), gamma.data(), beta.data(),
+                                 mean.data(), var.data(), yd.data(), argd.data());
+      // The double kernel without argmax: the same bits.
+      V md = {0.1, -0.2, 0.0, 0.3}, vd = {1.5, 0.7, 1.0, 2.0}, yd2(ps.y_size());
+      K64().bn_relu_pool_forward(bs, ps, x.data(), xb.data(), gamma.data(), beta.data(),
+                                 md.data(), vd.data(), yd2.data(), nullptr);
+      CHECK(yd2 == yd);
+
+      auto f = [](const V& v) { return std::vector<float>(v.begin(), v.end()); };
+      const std::vector<float> xf = f(x), xbf = f(xb), gf = f(gamma), bf = f(beta);
+      std::vector<float> mf = {0.1f, -0.2f, 0.0f, 0.3f}, vf = {1.5f, 0.7f, 1.0f, 2.0f};
+      std::vector<float> m2 = mf, v2 = vf, yf(ps.y_size()), yf2(ps.y_size());
+      std::vector<uint8_t> argf(ps.y_size());
+      K32().bn_relu_pool_forward(bs, ps, xf.data(), xbf.data(), gf.data(), bf.data(), mf.data(),
+                                 vf.data(), yf.data(), argf.data());
+      K32().bn_relu_pool_forward(bs, ps, xf.data(), xbf.data(), gf.data(), bf.data(), m2.data(),
+                                 v2.data(), yf2.data(), nullptr);
+      CHECK(yf2 == yf);  // inference: the same bits
+      CHECK(m2 == mf);
+      CHECK(v2 == vf);
+      CHECK(argf == argd);
+      int positive = 0;
+      for (std::size_t q = 0; q < yd.size(); ++q) {
+        CAPTURE(q);
+        CHECK(std::abs(double(yf[q]) - yd[q]) <= 1e-5 * (1 + std::abs(yd[q])));
+        positive += yd[q] > 0;
+      }
+      for (int c = 0; c < C; ++c) {
+        CHECK(std::abs(double(mf[c]) - mean[c]) <= 1e-5 * (1 + std::abs(mean[c])));
+        CHECK(std::abs(double(vf[c]) - var[c]) <= 1e-5 * (1 + var[c]));
+      }
+      CHECK(positive > 0);  // not all rectified away
+    }
   }
 }
 

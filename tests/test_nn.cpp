@@ -265,6 +265,66 @@ TEST_CASE("Conv-4 forward + backward (float) gives the same bits with 1 and 2 th
   CHECK(one == two);
 }
 
+TEST_CASE("forward_inference: the same bits as forward, in every batch-norm mode and sign of γ") {
+  // Reference: forward() itself. The inference pools take the window's largest (γ' < 0:
+  // smallest) value before normalising instead of recording the argmax; the claim is that
+  // features and statistics are identical, also with negative γ, from an inference tape
+  // forward_reusing gives forward()'s bits, and backward and the tangents refuse the tape.
+  fsh::Conv4Config cfg;
+  cfg.hidden = 8;
+  fsh::Rng rng(5);
+  fsh::Conv4<float> net(cfg);
+  std::vector<float> params(net.layout().size());
+  net.init(params.data(), rng);
+  for (int i = 0; i < cfg.depth; ++i) {  // every other channel's γ negative, one zero
+    const fsh::ParamView& g = net.layout().at("bn" + std::to_string(i) + ".gamma");
+    const fsh::ParamView& b = net.layout().at("bn" + std::to_string(i) + ".beta");
+    for (std::size_t j = 0; j < g.size; ++j) {
+      params[g.offset + j] = (j % 2 ? -1.0f : 1.0f) * float(0.5 + rng.uniform());
+      params[b.offset + j] = float(rng.uniform() - 0.5);
+    }
+    params[g.offset + 2] = 0.0f;
+  }
+  const int batch = 6;
+  std::vector<float> x(std::size_t(batch) * 784);
+  for (auto& v : x) v = float(std::round(8 * rng.uniform()) / 8);  // ties in every window
+  const std::size_t F = std::size_t(net.feature_dim());
+  fsh::Conv4Tape<float> ref, inf, reused, direct;
+  net.forward(params.data(), x.data(), batch, fsh::BnMode::batch, 0, nullptr, ref);
+  std::vector<fsh::BnStats<float>> fixed = ref.stats();
+  for (const int rows : {0, 2, -1}) {  // batch, support (2 rows), fixed statistics
+    CAPTURE(rows);
+    const fsh::BnMode mode = rows == 0 ? fsh::BnMode::batch
+                             : rows > 0 ? fsh::BnMode::support
+                                        : fsh::BnMode::fixed;
+    const int r = rows > 0 ? rows : 0;
+    const std::vector<fsh::BnStats<float>>* fx = rows < 0 ? &fixed : nullptr;
+    const float* fd = net.forward(params.data(), x.data(), batch, mode, r, fx, ref);
+    const float* fi = net.forward_inference(params.data(), x.data(), batch, mode, r, fx, inf);
+    CHECK(std::equal(fd, fd + batch * F, fi));
+    for (int i = 0; i < cfg.depth; ++i) {
+      CHECK(ref.stats()[i].mean == inf.stats()[i].mean);
+      CHECK(ref.stats()[i].var == inf.stats()[i].var);
+    }
+    std::vector<float> df(batch * F, 1.0f), g(params.size());
+    CHECK_THROWS_AS(net.backward(params.data(), inf, df.data(), g.data()), fsh::usage_error);
+    fsh::Conv4TangentTape<float> tt;
+    CHECK_THROWS_AS(net.forward_tangent(params.data(), g.data(), inf, tt), fsh::usage_error);
+    if (rows < 0) continue;
+    // forward_reusing from an inference tape, FiLM-like change from block 1 on.
+    std::vector<float> film = params;
+    for (int i = 1; i < cfg.depth; ++i) {
+      const fsh::ParamView& v = net.layout().at("bn" + std::to_string(i) + ".gamma");
+      for (std::size_t j = 0; j < v.size; ++j) film[v.offset + j] *= -1.5f;
+    }
+    const float* fr = net.forward_reusing(film.data(), inf, 1, reused);
+    const float* fdir = net.forward(film.data(), x.data(), batch, mode, r, nullptr, direct);
+    CHECK(std::equal(fdir, fdir + batch * F, fr));
+    CHECK_FALSE(std::equal(fd, fd + batch * F, fr));
+    CHECK_THROWS_AS(net.forward_reusing(film.data(), reused, 2, direct), fsh::usage_error);
+  }
+}
+
 TEST_CASE("forward_reusing: blocks before FiLM reused; the same bits as forward") {
   // The reference is forward() itself on the changed parameters: the claim is bit-identity
   // (blocks before `from` and block `from`'s convolution and statistics do not depend on the

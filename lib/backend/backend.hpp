@@ -60,7 +60,8 @@ class Kernels {
   // over x instead of seven, keeping only the pooled output and argmax (backward needs no x̂).
   // x: (C, B, H, W) conv output WITHOUT its bias; xbias: (C) the conv bias, added to x first
   // (null: none); bn.HW = pool.H·pool.W; mean, var: (C) statistics of x + xbias, written or read
-  // as in batch_norm_forward; y: (C, B, Ho, Wo); argmax: (C, B, Ho, Wo).
+  // as in batch_norm_forward; y: (C, B, Ho, Wo); argmax: (C, B, Ho, Wo), or null where no
+  // backward or tangent will follow (inference: the same y for finite x, computed faster).
   virtual void bn_relu_pool_forward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
                                     const T* xbias, const T* gamma, const T* beta, T* mean,
                                     T* var, T* y, uint8_t* argmax) = 0;

@@ -171,7 +171,8 @@ void HypernetCore<T>::generate(const T* theta, const HypernetEpisode<T>& ep,
     stack(ep, transductive, image, x1_);
     int rows = 0;
     const BnMode mode = bn_mode(spec_.bn, S_, B1_, &rows);
-    encode(net_.forward(theta, x1_.data(), B1_, mode, rows, nullptr, tape1_));
+    encode(inference ? net_.forward_inference(theta, x1_.data(), B1_, mode, rows, nullptr, tape1_)
+                     : net_.forward(theta, x1_.data(), B1_, mode, rows, nullptr, tape1_));
     const int L0 = spec_.film_from, DK = (D_ - L0) * K_;
     z_.resize(std::size_t(2) * DK);
     k_->linear_forward(1, E_, 2 * DK, t_.data(), theta + off_.film_w, theta + off_.film_b,
@@ -208,7 +209,8 @@ void HypernetCore<T>::generate(const T* theta, const HypernetEpisode<T>& ep,
     stack(ep, queries_in_pass2, image, x2_);
     int rows = 0;
     const BnMode mode = bn_mode(spec_.bn, S_, B2_, &rows);
-    f2 = net_.forward(p2_, x2_.data(), B2_, mode, rows, nullptr, tape2_);
+    f2 = inference ? net_.forward_inference(p2_, x2_.data(), B2_, mode, rows, nullptr, tape2_)
+                   : net_.forward(p2_, x2_.data(), B2_, mode, rows, nullptr, tape2_);
   }
   if (!spec_.film && spec_.head) encode(f2);
   protos_.resize(std::size_t(N_) * F_);
@@ -556,7 +558,7 @@ void HypernetCore<T>::adapt(const T* theta, const HypernetEpisode<T>& ep, Genera
   const int B = transductive ? S_ + Qn_ : S_;
   int rows = 0;
   const BnMode mode = bn_mode(spec_.bn, S_, B, &rows);
-  net_.forward(out.conv4.data(), x1_.data(), B, mode, rows, nullptr, tape_r_);
+  net_.forward_inference(out.conv4.data(), x1_.data(), B, mode, rows, nullptr, tape_r_);
   out.stats = tape_r_.stats();
 }
 

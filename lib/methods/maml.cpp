@@ -198,7 +198,7 @@ void MamlLearner<T>::adapt(const T* theta, const MamlTask<T>& task, const MamlSt
   std::copy_n(thn, P_, adapted);
   // The statistics the classifier folds: those the inner loop's forward would use at θ_n.
   const int rows = how.bn == BnPolicy::transductive ? S + task.query_rows : S;
-  net_.forward(thn, batch_.data(), rows, BnMode::batch, 0, nullptr, tapes_[1]);
+  net_.forward_inference(thn, batch_.data(), rows, BnMode::batch, 0, nullptr, tapes_[1]);
   stats = tapes_[1].stats();
 }
 

@@ -45,13 +45,15 @@ ProtoNet::ProtoNet(const ModelConfig& cfg)
 
 void ProtoNet::init(Rng& rng) { net_.init(params_.values(), rng); }
 
-const float* ProtoNet::embed(const EpisodeTensors& ep, bool with_queries) {
+const float* ProtoNet::embed(const EpisodeTensors& ep, bool with_queries, bool inference) {
   check_episode(ep, config_.backbone);
   const int S = ep.support_rows();
   const int B = S + (with_queries ? ep.query_rows() : 0);
   stack_episode(ep, with_queries, batch_);
   int rows = 0;
   const BnMode mode = bn_mode(config_.bn, S, B, &rows);
+  if (inference)
+    return net_.forward_inference(params_.values(), batch_.data(), B, mode, rows);
   return net_.forward(params_.values(), batch_.data(), B, mode, rows);
 }
 
@@ -69,7 +71,7 @@ EpisodeResult ProtoNet::loss_and_grad(const EpisodeTensors& ep, float* grad) {
 AdaptedClassifier ProtoNet::adapt(const EpisodeTensors& ep) {
   const int N = ep.n_way, S = ep.support_rows(), F = net_.feature_dim();
   const bool transductive = config_.bn == BnPolicy::transductive;
-  const float* feat = embed(ep, transductive);
+  const float* feat = embed(ep, transductive, /*inference=*/true);
   work_.protos.resize(std::size_t(N) * F);
   k_->class_means_forward(S, F, N, feat, ep.support_labels.data(), work_.protos.data());
 

@@ -19,7 +19,8 @@ class ProtoNet final : public Method {
 
   // Embeds ep's support (and, when with_queries, query) images the way training does; returns
   // features (B, F) with support rows first. The statistics used are then backbone().stats().
-  const float* embed(const EpisodeTensors& ep, bool with_queries);
+  // inference: no backward will follow (Conv4::forward_inference: faster, the same features).
+  const float* embed(const EpisodeTensors& ep, bool with_queries, bool inference = false);
   const Conv4<float>& backbone() const { return net_; }
 
  private:

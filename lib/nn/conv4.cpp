@@ -160,6 +160,20 @@ void Conv4<T>::reserve(int batch, Conv4Tape<T>& t) {
 template <class T>
 const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, int support_rows,
                            const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& t) {
+  return forward_recording(params, x, batch, mode, support_rows, fixed, false, t);
+}
+
+template <class T>
+const T* Conv4<T>::forward_inference(const T* params, const T* x, int batch, BnMode mode,
+                                     int support_rows, const std::vector<BnStats<T>>* fixed,
+                                     Conv4Tape<T>& t) {
+  return forward_recording(params, x, batch, mode, support_rows, fixed, true, t);
+}
+
+template <class T>
+const T* Conv4<T>::forward_recording(const T* params, const T* x, int batch, BnMode mode,
+                                     int support_rows, const std::vector<BnStats<T>>* fixed,
+                                     bool inference, Conv4Tape<T>& t) {
   check_batch(batch);
   if (mode == BnMode::support && (support_rows < 1 || support_rows > batch))
     throw usage_error("Conv-4: support rows must be in [1, " + std::to_string(batch) +
@@ -175,7 +189,8 @@ const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, 
   }
   reserve(batch, t);
   t.support_rows_ = mode == BnMode::batch ? batch : mode == BnMode::support ? support_rows : 0;
-  t.inference_only_ = false;
+  t.inference_only_ = inference;
+  t.partial_ = false;
   rows_to_channels(batch, cfg_.in_channels, cfg_.height * cfg_.width, x, t.act_[0].data());
   return run_blocks(params, 0, mode, fixed, t);
 }
@@ -183,7 +198,7 @@ const T* Conv4<T>::forward(const T* params, const T* x, int batch, BnMode mode, 
 template <class T>
 const T* Conv4<T>::forward_reusing(const T* params, const Conv4Tape<T>& first, int from,
                                    Conv4Tape<T>& t) {
-  if (first.batch_ == 0 || first.inference_only_)
+  if (first.batch_ == 0 || first.partial_)
     throw usage_error("Conv-4: forward_reusing needs a complete forward to reuse");
   if (first.support_rows_ == 0)
     throw usage_error("Conv-4: forward_reusing reuses batch statistics, not fixed ones");
@@ -195,6 +210,7 @@ const T* Conv4<T>::forward_reusing(const T* params, const Conv4Tape<T>& first, i
   reserve(batch, t);
   t.support_rows_ = first.support_rows_;
   t.inference_only_ = true;
+  t.partial_ = true;
   // The earlier blocks' statistics (what folding needs), then block `from` normalised with
   // first's statistics: the kernel's fixed-statistics path computes the same scale and shift
   // from them as its batch path did, then applies these params' γ, β.
@@ -205,7 +221,7 @@ const T* Conv4<T>::forward_reusing(const T* params, const Conv4Tape<T>& first, i
   k_->bn_relu_pool_forward(bs, block_pool(cfg_, from, batch), first.conv_out_[from].data(),
                            params + off_[from].b, params + off_[from].gamma,
                            params + off_[from].beta, t.stats_[from].mean.data(),
-                           t.stats_[from].var.data(), next, t.argmax_[from].data());
+                           t.stats_[from].var.data(), next, nullptr);
   const BnMode mode = t.support_rows_ == batch ? BnMode::batch : BnMode::support;
   return run_blocks(params, from + 1, mode, nullptr, t);
 }
@@ -230,7 +246,7 @@ const T* Conv4<T>::run_blocks(const T* params, int from, BnMode mode,
     T* next = i + 1 < cfg_.depth ? t.act_[i + 1].data() : t.out_.data();
     k_->bn_relu_pool_forward(bs, block_pool(cfg_, i, batch), t.conv_out_[i].data(), b, gamma,
                              beta, t.stats_[i].mean.data(), t.stats_[i].var.data(), next,
-                             t.argmax_[i].data());
+                             t.inference_only_ ? nullptr : t.argmax_[i].data());
   }
   channels_to_rows(batch, cfg_.hidden, cfg_.out_height() * cfg_.out_width(), t.out_.data(),
                    t.features_.data());
@@ -242,7 +258,8 @@ void Conv4<T>::backward(const T* params, const Conv4Tape<T>& t, const T* dfeatur
                         T* dx, GradMode grad_mode) {
   if (t.batch_ == 0) throw usage_error("Conv-4: backward called before forward");
   if (t.inference_only_)
-    throw usage_error("Conv-4: backward of a forward_reusing tape (inference only)");
+    throw usage_error("Conv-4: backward of an inference tape (forward_inference or "
+                      "forward_reusing)");
   const int batch = t.batch_;
   // The kernels overwrite their parameter gradients; to accumulate, they write into a scratch
   // buffer that is then added.

@@ -70,7 +70,8 @@ class Conv4Tape {
   friend class Conv4;
   int batch_ = 0;
   int support_rows_ = 0;                 // BN shape S of the forward (0: fixed statistics)
-  bool inference_only_ = false;          // filled by forward_reusing: early blocks missing
+  bool inference_only_ = false;          // no argmax recorded: backward and tangents refuse it
+  bool partial_ = false;                 // filled by forward_reusing: early blocks missing
   std::vector<ConvShape> conv_;          // per block
   std::vector<std::vector<T>> act_;      // per block: input (C, B, H, W) of the conv
   std::vector<std::vector<T>> conv_out_; // per block: conv output before its bias (K, B, H, W)
@@ -118,13 +119,21 @@ class Conv4 {
   // Records the activations in `tape` and returns its features (B, F).
   const T* forward(const T* params, const T* x, int batch, BnMode mode, int support_rows,
                    const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& tape);
+  // The same for inference, where no backward or tangent follows: the same features and
+  // statistics for finite inputs, bit for bit, faster (the pools record no argmax). The tape
+  // serves forward_reusing and the statistics; backward and the tangents refuse it.
+  const T* forward_inference(const T* params, const T* x, int batch, BnMode mode,
+                             int support_rows, const std::vector<BnStats<T>>* fixed,
+                             Conv4Tape<T>& tape);
   // The forward of the batch that `first` recorded (with BnMode::batch or ::support), for
   // parameters that equal that forward's in every block before `from` and differ in block
   // `from` only in its batch-norm γ, β (FiLM from block `from` on): the input of block `from`
   // and its convolution output and statistics are those of `first` (they do not depend on
   // γ, β), so only its normalisation onward is computed. Bit-identical to forward() with the
-  // same batch and mode. The tape it fills lacks the earlier blocks and serves inference only
-  // (backward and the tangents refuse it); `first` must stay unchanged during the call.
+  // same batch and mode (for finite inputs). `first` may come from forward or
+  // forward_inference and must stay unchanged during the call. The tape it fills lacks the
+  // earlier blocks and serves inference only (backward, the tangents and forward_reusing
+  // refuse it).
   const T* forward_reusing(const T* params, const Conv4Tape<T>& first, int from,
                            Conv4Tape<T>& tape);
   // dfeatures: (B, F) for the forward recorded in tape -> grads: layout().size() values,
@@ -154,6 +163,11 @@ class Conv4 {
                    const std::vector<BnStats<T>>* fixed = nullptr) {
     return forward(params, x, batch, mode, support_rows, fixed, tape_);
   }
+  const T* forward_inference(const T* params, const T* x, int batch, BnMode mode,
+                             int support_rows = 0,
+                             const std::vector<BnStats<T>>* fixed = nullptr) {
+    return forward_inference(params, x, batch, mode, support_rows, fixed, tape_);
+  }
   void backward(const T* params, const T* dfeatures, T* grads, T* dx = nullptr,
                 GradMode grad_mode = GradMode::overwrite) {
     backward(params, tape_, dfeatures, grads, dx, grad_mode);
@@ -163,6 +177,9 @@ class Conv4 {
 
  private:
   void reserve(int batch, Conv4Tape<T>& tape);
+  const T* forward_recording(const T* params, const T* x, int batch, BnMode mode,
+                             int support_rows, const std::vector<BnStats<T>>* fixed,
+                             bool inference, Conv4Tape<T>& tape);
   // Blocks from..depth-1 of a forward (the input of block `from` in tape.act_[from]).
   const T* run_blocks(const T* params, int from, BnMode mode,
                       const std::vector<BnStats<T>>* fixed, Conv4Tape<T>& tape);

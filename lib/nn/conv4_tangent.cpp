@@ -45,7 +45,7 @@ const T* Conv4<T>::forward_tangent(const T* params, const T* params_dot, const C
                                    Conv4TangentTape<T>& tt) {
   if (t.batch_ == 0) throw usage_error("Conv-4: forward_tangent called before forward");
   if (t.inference_only_)
-    throw usage_error("Conv-4: forward_tangent of a forward_reusing tape (inference only)");
+    throw usage_error("Conv-4: forward_tangent of an inference tape (forward_inference or forward_reusing)");
   const int D = cfg_.depth, batch = t.batch_;
   tt.act_.resize(D);
   tt.conv_out_.resize(D);
@@ -81,7 +81,7 @@ void Conv4<T>::backward_tangent(const T* params, const T* params_dot, const Conv
                                 const T* dfeatures_dot, T* grads_dot) {
   if (t.batch_ == 0) throw usage_error("Conv-4: backward_tangent called before forward");
   if (t.inference_only_)
-    throw usage_error("Conv-4: backward_tangent of a forward_reusing tape (inference only)");
+    throw usage_error("Conv-4: backward_tangent of an inference tape (forward_inference or forward_reusing)");
   if (int(tt.conv_out_.size()) != cfg_.depth)
     throw usage_error("Conv-4: backward_tangent needs the forward_tangent of the same forward");
   const int batch = t.batch_;

@@ -14,6 +14,10 @@
 // form.
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "backend/cpu/cpu_kernels.hpp"
 #include "backend/cpu/lanes.hpp"
@@ -52,6 +56,98 @@ void pool_row_pair(const T* r0, int W, int Wo, T scale, T shift, T* y, uint8_t* 
     }
   }
 }
+
+// The same without the argmax (inference: nothing will run backward). The window's largest
+// value is taken before the normalisation, which is monotone (non-decreasing for scale ≥ 0,
+// non-increasing below: then the smallest is taken), so y is pool_row_pair's bit for bit for
+// finite x.
+template <class T>
+void pool_row_pair_max(const T* r0, int W, int Wo, T scale, T shift, T* y) {
+  const T* a = r0;
+  const T* b = r0 + W;
+  if (scale >= T(0)) {
+    for (int o = 0; o < Wo; ++o) {
+      const T m = std::max(std::max(a[2 * o], a[2 * o + 1]), std::max(b[2 * o], b[2 * o + 1]));
+      const T v = scale * m + shift;
+      y[o] = v > T(0) ? v : T(0);
+    }
+  } else {
+    for (int o = 0; o < Wo; ++o) {
+      const T m = std::min(std::min(a[2 * o], a[2 * o + 1]), std::min(b[2 * o], b[2 * o + 1]));
+      const T v = scale * m + shift;
+      y[o] = v > T(0) ? v : T(0);
+    }
+  }
+}
+
+#if defined(__SSE2__)
+// Four outputs of pool_row_pair at once (columns [0, 8) of rows a and b), with the same
+// comparisons and selections, so the same values and argmax. SSE2 is the x86-64 baseline.
+inline void pool4(const float* a, const float* b, __m128 scale, __m128 shift, float* y,
+                  uint8_t* arg) {
+  const __m128 a0 = _mm_add_ps(_mm_mul_ps(scale, _mm_loadu_ps(a)), shift);
+  const __m128 a1 = _mm_add_ps(_mm_mul_ps(scale, _mm_loadu_ps(a + 4)), shift);
+  const __m128 b0 = _mm_add_ps(_mm_mul_ps(scale, _mm_loadu_ps(b)), shift);
+  const __m128 b1 = _mm_add_ps(_mm_mul_ps(scale, _mm_loadu_ps(b + 4)), shift);
+  const __m128 low0 = _mm_cmpgt_ps(b0, a0), low1 = _mm_cmpgt_ps(b1, a1);  // t1 > t0
+  const __m128 v0 = _mm_or_ps(_mm_and_ps(low0, b0), _mm_andnot_ps(low0, a0));
+  const __m128 v1 = _mm_or_ps(_mm_and_ps(low1, b1), _mm_andnot_ps(low1, a1));
+  const __m128 left = _mm_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m128 right = _mm_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 3, 1));
+  const __m128 r = _mm_cmpgt_ps(right, left);
+  const __m128 best = _mm_or_ps(_mm_and_ps(r, right), _mm_andnot_ps(r, left));
+  _mm_storeu_ps(y, _mm_and_ps(best, _mm_cmpgt_ps(best, _mm_setzero_ps())));
+  // argmax = r ? row(right) + 1 : row(left), row = lower ? 2 : 0.
+  const __m128i two = _mm_set1_epi32(2), one = _mm_set1_epi32(1);
+  const __m128i row_l =
+      _mm_and_si128(_mm_castps_si128(_mm_shuffle_ps(low0, low1, _MM_SHUFFLE(2, 0, 2, 0))), two);
+  const __m128i row_r =
+      _mm_and_si128(_mm_castps_si128(_mm_shuffle_ps(low0, low1, _MM_SHUFFLE(3, 1, 3, 1))), two);
+  const __m128i ri = _mm_castps_si128(r);
+  const __m128i am = _mm_or_si128(_mm_and_si128(ri, _mm_or_si128(row_r, one)),
+                                  _mm_andnot_si128(ri, row_l));
+  const __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(am, am), _mm_setzero_si128());
+  const int word = _mm_cvtsi128_si32(bytes);
+  std::memcpy(arg, &word, 4);
+}
+
+// Four outputs of pool_row_pair_max at once.
+inline void pool4_max(const float* a, const float* b, bool up, __m128 scale, __m128 shift,
+                      float* y) {
+  const __m128 a0 = _mm_loadu_ps(a), a1 = _mm_loadu_ps(a + 4);
+  const __m128 b0 = _mm_loadu_ps(b), b1 = _mm_loadu_ps(b + 4);
+  const __m128 v0 = up ? _mm_max_ps(a0, b0) : _mm_min_ps(a0, b0);
+  const __m128 v1 = up ? _mm_max_ps(a1, b1) : _mm_min_ps(a1, b1);
+  const __m128 left = _mm_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m128 right = _mm_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 3, 1));
+  const __m128 m = up ? _mm_max_ps(left, right) : _mm_min_ps(left, right);
+  const __m128 v = _mm_add_ps(_mm_mul_ps(scale, m), shift);
+  _mm_storeu_ps(y, _mm_and_ps(v, _mm_cmpgt_ps(v, _mm_setzero_ps())));
+}
+#endif
+
+// One output row: vectorised groups of four where the instruction set allows, then the
+// scalar kernels for the rest of the row. argmax null: pool_row_pair_max.
+template <class T>
+void pool_row(const T* r0, int W, int Wo, T scale, T shift, T* y, uint8_t* arg) {
+  int o = 0;
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m128 s = _mm_set1_ps(scale), t = _mm_set1_ps(shift);
+    if (arg) {
+      for (; o + 4 <= Wo; o += 4) pool4(r0 + 2 * o, r0 + W + 2 * o, s, t, y + o, arg + o);
+    } else {
+      const bool up = scale >= 0.0f;
+      for (; o + 4 <= Wo; o += 4) pool4_max(r0 + 2 * o, r0 + W + 2 * o, up, s, t, y + o);
+    }
+  }
+#endif
+  if (o == Wo) return;
+  if (arg)
+    pool_row_pair(r0 + 2 * o, W, Wo - o, scale, shift, y + o, arg + o);
+  else
+    pool_row_pair_max(r0 + 2 * o, W, Wo - o, scale, shift, y + o);
+}
 }  // namespace
 
 template <class T>
@@ -80,10 +176,10 @@ void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolSha
     for (int b = 0; b < pool.B; ++b) {
       const T* xp = xc + b * plane;
       T* yp = y + (std::size_t(c) * pool.B + b) * oplane;
-      uint8_t* ap = argmax + (std::size_t(c) * pool.B + b) * oplane;
+      uint8_t* ap = argmax ? argmax + (std::size_t(c) * pool.B + b) * oplane : nullptr;
       for (int oh = 0; oh < Ho; ++oh)
-        pool_row_pair(xp + std::size_t(2 * oh) * W, W, Wo, scale, shift, yp + oh * Wo,
-                      ap + oh * Wo);
+        pool_row(xp + std::size_t(2 * oh) * W, W, Wo, scale, shift, yp + oh * Wo,
+                 ap ? ap + oh * Wo : nullptr);
     }
   }
   });
