@@ -78,9 +78,10 @@ ln -f maml-second-support-20w1s.h5 models/maml-20w.h5
 fsh-bench -m models/protonet.h5 -m models/hypernet.h5 \
   -m hypernet-film-from-1=models/hypernet-film-from-1.h5 -m maml=models/maml-5w.h5 \
   -m maml=models/maml-20w.h5 --data omniglot-vinyals.h5 --part test \
-  --configs 5w1s,5w5s,20w1s --count 600 --seed 1 --threads 0 -o bench
+  --configs 5w1s,5w5s,20w1s --count 600 --seed 1 --threads 0 --timing-episodes 200 -o bench
 fsh-bench -m models/protonet.h5 -m models/hypernet.h5 \
   -m hypernet-no-film=hypernet-no-film-60w1s.h5 -m hypernet-no-head=hypernet-no-head-60w1s.h5 \
   -m maml=models/maml-5w.h5 -m maml-first-order=maml-first-support-5w1s.h5 \
   --data omniglot-vinyals.h5 --part test --configs 5w1s --count 600 --seed 1 --threads 0 \
+  --timing-episodes 200 \
   -o ablations
