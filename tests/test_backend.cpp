@@ -555,6 +555,44 @@ TEST_CASE("float fused batch norm -> ReLU -> max-pool: the vectorised rows, and 
   }
 }
 
+TEST_CASE("bias -> ReLU -> max-pool in one pass equals the separate ops, bit for bit") {
+  // Reference: the bias added element by element, relu_forward, max_pool_forward (the primary
+  // network's block tail before it was fused). Inputs in eighths: exact ties in the windows;
+  // shapes with whole four-output groups, tails and short rows, odd sizes.
+  const int B = 3, C = 5;
+  std::ptrdiff_t positive = 0, zero = 0;  // both outcomes of the ReLU occur
+  for (const auto& hw : std::vector<std::pair<int, int>>{
+           {28, 28}, {14, 14}, {7, 7}, {3, 3}, {6, 18}, {5, 9}, {2, 34}}) {
+    const int H = hw.first, W = hw.second;
+    CAPTURE(H);
+    CAPTURE(W);
+    fsh::Rng rng(300 + H * W);
+    fsh::PoolShape ps{B, C, H, W};
+    const std::size_t n = std::size_t(B) * C * H * W, plane = std::size_t(B) * H * W;
+    std::vector<float> x(n), bias(C);
+    for (float& v : x) v = float(std::round(8 * (rng.uniform() * 4 - 2)) / 8);
+    for (float& v : bias) v = float(rng.uniform() - 0.5);
+    std::vector<float> ref = x, yref(ps.y_size()), y(ps.y_size());
+    for (int c = 0; c < C; ++c)
+      for (std::size_t p = 0; p < plane; ++p) ref[c * plane + p] += bias[c];
+    std::vector<uint8_t> arg(ps.y_size());
+    K32().relu_forward(n, ref.data(), ref.data());
+    K32().max_pool_forward(ps, ref.data(), yref.data(), arg.data());
+    K32().bias_relu_pool_forward(ps, x.data(), bias.data(), y.data());
+    CHECK(y == yref);
+    positive += std::count_if(y.begin(), y.end(), [](float v) { return v > 0; });
+    zero += std::count(y.begin(), y.end(), 0.0f);
+    V xd(x.begin(), x.end()), bd(bias.begin(), bias.end()), yd(ps.y_size());
+    K64().bias_relu_pool_forward(ps, xd.data(), bd.data(), yd.data());
+    for (std::size_t q = 0; q < yd.size(); ++q) {
+      CAPTURE(q);
+      CHECK(std::abs(yd[q] - double(yref[q])) <= 1e-6 * (1 + yd[q]));
+    }
+  }
+  CHECK(positive > 0);
+  CHECK(zero > 0);
+}
+
 TEST_CASE("the kernels' own parallel loops give the same bits with 1 and 2 threads") {
   // What is compared is fsh's own loops, not OpenBLAS's threading: a gemm that OpenBLAS splits
   // between threads may round differently from the single-threaded one with some kernels

@@ -73,6 +73,13 @@ class Kernels {
                                      const uint8_t* argmax, const T* dy, T* dx, T* dxbias,
                                      T* dgamma, T* dbeta) = 0;
 
+  // The folded primary network's block tail, for inference: y = max-pool(relu(x + bias)),
+  // computed as relu(the window's max + bias) (adding and rectifying are monotone, so the
+  // values are the same for finite x) in one pass. x: (C, B, H, W) conv output WITHOUT its
+  // bias; bias: (C); y: (C, B, Ho, Wo).
+  virtual void bias_relu_pool_forward(const PoolShape& pool, const T* x, const T* bias,
+                                      T* y) = 0;
+
   // ---- pointwise ----------------------------------------------------------------------------
   // y = max(0, x) over n elements (y may alias x).
   virtual void relu_forward(std::size_t n, const T* x, T* y) = 0;

@@ -407,17 +407,15 @@ template <class T>
 const T* PrimaryNet<T>::forward(const T* primary, const T* x, int batch) {
   check_batch(batch);
   std::size_t largest = std::size_t(cfg_.in_channels) * batch * cfg_.height * cfg_.width;
-  std::size_t work = 0, pooled = 0;
+  std::size_t work = 0;
   for (int i = 0; i < cfg_.depth; ++i) {
     ConvShape cs = block_conv(cfg_, i, batch);
     largest = std::max(largest, cs.y_size());
     work = std::max(work, cs.workspace_size());
-    pooled = std::max(pooled, block_pool(cfg_, i, batch).y_size());
   }
   grow(a_, largest);
   grow(b_, largest);
   grow(work_, work);
-  grow(argmax_, pooled);
   const int F = cfg_.feature_dim();
   grow(features_, std::size_t(batch) * F);
   grow(logits_, std::size_t(batch) * ways_);
@@ -425,10 +423,10 @@ const T* PrimaryNet<T>::forward(const T* primary, const T* x, int batch) {
   rows_to_channels(batch, cfg_.in_channels, cfg_.height * cfg_.width, x, a_.data());
   for (int i = 0; i < cfg_.depth; ++i) {
     ConvShape cs = block_conv(cfg_, i, batch);
-    k_->conv2d_forward(cs, a_.data(), primary + w_off_[i], primary + b_off_[i], b_.data(),
-                       work_.data());
-    k_->relu_forward(cs.y_size(), b_.data(), b_.data());
-    k_->max_pool_forward(block_pool(cfg_, i, batch), b_.data(), a_.data(), argmax_.data());
+    // conv, + bias, ReLU, pool: the bias with the ReLU and the pool, in one pass.
+    k_->conv2d_forward(cs, a_.data(), primary + w_off_[i], nullptr, b_.data(), work_.data());
+    k_->bias_relu_pool_forward(block_pool(cfg_, i, batch), b_.data(), primary + b_off_[i],
+                               a_.data());
   }
   channels_to_rows(batch, cfg_.hidden, cfg_.out_height() * cfg_.out_width(), a_.data(),
                    features_.data());

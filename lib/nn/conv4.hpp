@@ -261,7 +261,6 @@ class PrimaryNet {
   ParamLayout layout_;
   std::vector<std::size_t> w_off_, b_off_;  // per block: conv<i>.weight, conv<i>.bias
   std::vector<T> a_, b_, work_, features_, logits_;
-  std::vector<uint8_t> argmax_;
 };
 
 extern template class PrimaryNet<float>;

@@ -188,6 +188,22 @@ void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape& bn, const PoolSha
 }
 
 template <class T>
+void CpuKernels<T>::bias_relu_pool_forward(const PoolShape& pool, const T* x, const T* bias,
+                                           T* y) {
+  const int H = pool.H, W = pool.W, Ho = pool.Ho(), Wo = pool.Wo();
+  const std::size_t plane = std::size_t(H) * W, oplane = std::size_t(Ho) * Wo;
+  parallel_for(pool.C, [&](int c0, int c1) {
+    for (int c = c0; c < c1; ++c)
+      for (int b = 0; b < pool.B; ++b) {
+        const std::size_t i = std::size_t(c) * pool.B + b;
+        for (int oh = 0; oh < Ho; ++oh)
+          pool_row(x + i * plane + std::size_t(2 * oh) * W, W, Wo, T(1), bias[c],
+                   y + i * oplane + oh * Wo, nullptr);
+      }
+  });
+}
+
+template <class T>
 void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool,
                                           const T* x, const T* xbias, const T* gamma,
                                           const T* beta, const T* mean, const T* var,
@@ -281,6 +297,7 @@ void CpuKernels<T>::bn_relu_pool_backward(const BatchNormShape& bn, const PoolSh
   template void CpuKernels<T>::bn_relu_pool_forward(const BatchNormShape&, const PoolShape&,  \
                                                     const T*, const T*, const T*, const T*,   \
                                                     T*, T*, T*, uint8_t*);                    \
+  template void CpuKernels<T>::bias_relu_pool_forward(const PoolShape&, const T*, const T*, T*); \
   template void CpuKernels<T>::bn_relu_pool_backward(                                         \
       const BatchNormShape&, const PoolShape&, const T*, const T*, const T*, const T*,        \
       const T*, const T*, const T*, const uint8_t*, const T*, T*, T*, T*, T*);

@@ -24,6 +24,8 @@ class CpuKernels final : public Kernels<T> {
   void bn_relu_pool_forward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
                             const T* xbias, const T* gamma, const T* beta, T* mean, T* var,
                             T* y, uint8_t* argmax) override;
+  void bias_relu_pool_forward(const PoolShape& pool, const T* x, const T* bias,
+                              T* y) override;
   void bn_relu_pool_backward(const BatchNormShape& bn, const PoolShape& pool, const T* x,
                              const T* xbias, const T* gamma, const T* beta, const T* mean,
                              const T* var, const T* y, const uint8_t* argmax, const T* dy, T* dx,
