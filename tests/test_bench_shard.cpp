@@ -14,56 +14,19 @@
 
 #include "bench/bench.hpp"
 #include "bench/shard.hpp"
-#include "data/split.hpp"
-#include "data/synth.hpp"
 #include "finetune_method.hpp"
 #include "methods/setup.hpp"
 #include "methods/trainer.hpp"
+#include "small_models.hpp"
 #include "test_support.hpp"
 #include "util/error.hpp"
 
 using namespace fsh;
 using namespace fsh::bench;
+using fsh::test::small_split;
+using fsh::test::train_small;
 
 namespace {
-
-Dataset small_split() {
-  SynthOptions so;
-  so.classes = 40;
-  so.instances = 10;
-  so.seed = 5;
-  SplitOptions sp;
-  sp.by = SplitBy::klass;
-  sp.fractions = {0.5, 0.0, 0.5};
-  return split_dataset(synthesize(so), sp, "synth");
-}
-
-// Trains `method` (hidden 8) for a few 5-way episodes on d; returns the model file's path.
-std::string train_small(const std::string& method, Dataset& d, const fsh::test::TempDir& dir,
-                        uint64_t seed) {
-  ModelConfig m;
-  m.method = method;
-  m.backbone.hidden = 8;
-  TrainConfig t;
-  t.n_way = 5;
-  t.k_shot = 1;
-  t.n_query = 3;
-  t.episodes = 6;
-  t.val_every = 0;
-  t.checkpoint_every = 0;
-  t.seed = seed;
-  TrainingData td;
-  td.dataset = std::move(d);
-  td.fingerprint = "test";
-  Checkpoint ck = start_run(m, t, "synth", td);
-  TrainRun run;
-  run.output = dir.file(method + ".h5");
-  run.progress = false;
-  const TrainOutcome out = train(ck, td.dataset_ptr(), nullptr, run);
-  REQUIRE(out.status == TrainStatus::finished);
-  d = std::move(*td.dataset);
-  return run.output;
-}
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
