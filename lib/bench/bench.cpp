@@ -324,11 +324,10 @@ std::vector<std::vector<double>> time_in_turn(const std::vector<Method*>& method
 
 // The adaptation-time columns of one configuration's cells: every model timed in turn
 // (time_in_turn) with one thread, then with all.
-void time_adaptations(const Section& s, const TestSet& t, const EpisodeSet& es,
-                      const BenchOptions& o, std::vector<Cell>& cells) {
-  const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
-  if (n_timed <= 0) return;
-  const std::vector<EpisodeTensors> timed = timed_episodes(es, n_timed);
+void time_adaptations(const Section& s, const TestSet& t,
+                      const std::vector<EpisodeTensors>& timed, const BenchOptions& o,
+                      std::vector<Cell>& cells) {
+  if (timed.empty()) return;
   std::vector<std::unique_ptr<Method>> owned;
   std::vector<Method*> methods;
   for (const Entrant& e : s.entrants) {
@@ -383,12 +382,12 @@ void time_training(const EntrantModel& e, const EpisodeSet& es, double seconds, 
 }
 
 // One model on one test set: accuracy (or, with `given`, the accuracies a merge of shards
-// gives), adaptation timing, training timing, memory.
-Cell run_cell(const EntrantModel& e, const EpisodeSet& es, const BenchOptions& o,
-              const GivenCell* given) {
+// gives), training timing, memory (adaptation is timed by time_adaptations, every method
+// together, on `timed`).
+Cell run_cell(const EntrantModel& e, const EpisodeSet& es, const std::vector<EpisodeTensors>& timed,
+              const BenchOptions& o, const GivenCell* given) {
   set_threads(o.threads);
   const int all = threads();
-  const int64_t n_timed = std::min<int64_t>(o.timing_episodes, es.count());
   Cell cell;
   cell.model = e.path;
   std::unique_ptr<Method> m;
@@ -405,19 +404,23 @@ Cell run_cell(const EntrantModel& e, const EpisodeSet& es, const BenchOptions& o
   }
   cell.accuracy = mean_ci95(cell.episode_accuracy);
   m.reset();
-  if (n_timed > 0) {
+  if (!timed.empty()) {
     // Memory of the adaptations that are timed (time_in_turn, later, with every method of the
     // configuration): a fresh instance, so that the stretch sees its workspaces grow from
-    // nothing, adapting to the timed episodes with one thread, then with all.
-    const std::vector<EpisodeTensors> timed = timed_episodes(es, n_timed);
+    // nothing, adapting with one thread, then with all. Every episode of a configuration has
+    // the same shapes, so the workspaces have their size after the first: the warm-up's
+    // number of episodes (at least one) is all the stretch adapts, not the whole timed set
+    // again.
+    const std::size_t n =
+        std::min(timed.size(), std::size_t(std::max<int64_t>(1, o.timing_warmup)));
     PeakMemory memory;
     memory.start();
     m = load_method(e.checkpoint, e.path);
     set_threads(1);
-    for (const EpisodeTensors& t : timed) m->adapt(t);
+    for (std::size_t k = 0; k < n; ++k) m->adapt(timed[k]);
     set_threads(o.threads);
     if (all > 1)
-      for (const EpisodeTensors& t : timed) m->adapt(t);
+      for (std::size_t k = 0; k < n; ++k) m->adapt(timed[k]);
     cell.adapt_memory = memory.read();
   }
   m.reset();
@@ -524,6 +527,9 @@ SectionResult run_section(Section& s, const BenchOptions& o,
     TestSet& t = s.tests[ti];
     LentSet lent(s, t);
     const EpisodeSet& es = lent.get();
+    // The timed episodes' tensors, converted once for the memory stretches and the timing.
+    const std::vector<EpisodeTensors> timed =
+        timed_episodes(es, std::max<int64_t>(0, std::min<int64_t>(o.timing_episodes, es.count())));
     ConfigResult cr;
     cr.spec = t.spec;
     cr.episodes = es.count();
@@ -549,7 +555,7 @@ SectionResult run_section(Section& s, const BenchOptions& o,
       }
       Cell cell;
       try {
-        cell = run_cell(model, es, o, g);
+        cell = run_cell(model, es, timed, o, g);
       } catch (const usage_error& x) {
         throw usage_error(e.label + " on " + t.spec.name() + ": " + x.what());
       } catch (const std::exception& x) {
@@ -566,12 +572,11 @@ SectionResult run_section(Section& s, const BenchOptions& o,
                                : std::string()));
       cr.cells.push_back(std::move(cell));
     }
-    if (o.timing_episodes > 0) {
+    if (!timed.empty()) {
       say(s.name + ", " + t.spec.name() + ": adaptation timed in turn, " +
-          std::to_string(std::min<int64_t>(o.timing_episodes, es.count())) +
-          " episodes, every method");
+          std::to_string(timed.size()) + " episodes, every method");
       try {
-        time_adaptations(s, t, es, o, cr.cells);
+        time_adaptations(s, t, timed, o, cr.cells);
       } catch (const usage_error& x) {
         throw usage_error(t.spec.name() + ", timing: " + x.what());
       } catch (const std::exception& x) {
