@@ -134,34 +134,9 @@ else
   # Bit for bit: the checkpoints' datasets and attributes (h5py, not fsh, reads them) when
   # /usr/bin/python3 has h5py; and in any case fsh-eval's figures of the two models.
   if /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
-    /usr/bin/python3 - mpi.h5 straight.h5 <<'EOF' || die "checkpoints differ"
-import sys, h5py, numpy as np
-# Every dataset and attribute, except the informational ones (as tests/py/test_mpi_train.py):
-# the training time and the command line.
-VOLATILE = {"elapsed_seconds", "command_line"}
-def contents(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                out[name] = obj[()]
-            for k, v in obj.attrs.items():
-                if k not in VOLATILE:
-                    out[f"{name}@{k}"] = v
-        visit("/", f)
-        f.visititems(visit)
-    return out
-def identical(x, y):
-    u, v = np.asarray(x), np.asarray(y)
-    if u.shape != v.shape or u.dtype != v.dtype:
-        return False
-    return u.tolist() == v.tolist() if u.dtype.kind == "O" else u.tobytes() == v.tobytes()
-a, b = contents(sys.argv[1]), contents(sys.argv[2])
-diff = sorted(a.keys() ^ b.keys()) + [k for k in sorted(a.keys() & b.keys()) if not identical(a[k], b[k])]
-for k in diff:
-    print(f"{sys.argv[1]} vs {sys.argv[2]}: {k} differs", file=sys.stderr)
-sys.exit(1 if diff else 0)
-EOF
+    # Every dataset and attribute but the volatile ones (as tests/py/test_mpi_train.py).
+    /usr/bin/python3 "$src/tests/support/h5_contents.py" mpi.h5 straight.h5 ||
+      die "checkpoints differ"
   else
     echo "h5py missing for /usr/bin/python3: checkpoints compared through fsh-eval only"
   fi

@@ -23,6 +23,8 @@ try:
 except ImportError:
     print("skipped: h5py/numpy not available for /usr/bin/python3")
     sys.exit(77)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from h5_contents import contents, identical  # noqa: E402
 
 version = subprocess.run(["fsh-train", "--version"], capture_output=True, text=True).stdout
 if "MPI: not built in" in version or "MPI:" not in version:
@@ -53,35 +55,6 @@ def run(*args, ok=(0,)):
 
 def mpi(p, *args, **kw):
     return run(*MPI, "-np", str(p), *args, **kw)
-
-
-# Informational, not part of the result: the training time, and what the provenance records
-# (the command line differs between the runs being compared).
-VOLATILE = {"elapsed_seconds", "command_line"}
-
-
-def contents(path):
-    """Every dataset and every attribute of the file, by path, except the volatile ones."""
-    out = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                out[name] = obj[()]
-            for k, v in obj.attrs.items():
-                if k not in VOLATILE:
-                    out[f"{name}@{k}"] = v
-        visit("/", f)
-        f.visititems(visit)
-    return out
-
-
-def identical(x, y):
-    u, v = np.asarray(x), np.asarray(y)
-    if u.shape != v.shape or u.dtype != v.dtype:
-        return False
-    if u.dtype.kind == "O":  # variable-length strings
-        return u.tolist() == v.tolist()
-    return u.tobytes() == v.tobytes()  # bits, not values: NaN is NaN, -0.0 is not 0.0
 
 
 def same_file(a, b, what, skip=()):
